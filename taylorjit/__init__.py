@@ -1,0 +1,52 @@
+"""taylorjit: forward-mode truncated Taylor series at arbitrary order.
+
+Expressions are an immutable, hash-consed DAG; every elementary function is one record of the
+primitive table (``taylorjit._primitives``) with its numpy evaluation, sympy counterpart,
+derivative and Taylor recurrence; ``cfunc`` JIT-compiles expressions to native code with
+llvmlite. See README.md and docs/architecture.md.
+"""
+
+from ._expr import Expr as Expr
+from ._expr import get_params as get_params
+from ._expr import get_variables as get_variables
+from ._expr import make_vars as make_vars
+from ._expr import par as par
+from ._expr import subs as subs
+from ._expr import time as time
+from ._expr import var as var
+
+# cfunc: added with the JIT layer
+from ._primitives.arith import pow as pow  # noqa: A004 - heyoka's name
+from ._primitives.arith import sqrt as sqrt
+from ._primitives.arith import square as square
+from ._primitives.diff import DTens as DTens
+from ._primitives.diff import diff as diff
+from ._primitives.diff import diff_tensors as diff_tensors
+from ._primitives.elementary import acos as acos
+from ._primitives.elementary import acosh as acosh
+from ._primitives.elementary import asin as asin
+from ._primitives.elementary import asinh as asinh
+from ._primitives.elementary import atan as atan
+from ._primitives.elementary import atan2 as atan2
+from ._primitives.elementary import atanh as atanh
+from ._primitives.elementary import cos as cos
+from ._primitives.elementary import cosh as cosh
+from ._primitives.elementary import exp as exp
+from ._primitives.elementary import log as log
+from ._primitives.elementary import sin as sin
+from ._primitives.elementary import sinh as sinh
+from ._primitives.elementary import tan as tan
+from ._primitives.elementary import tanh as tanh
+from ._primitives.special import erf as erf
+from ._primitives.special import kepE as kepE
+from ._primitives.sympy_bridge import from_sympy as from_sympy
+from ._primitives.sympy_bridge import to_sympy as to_sympy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Expr", "make_vars", "var", "par", "time", "subs", "get_variables", "get_params",
+    "diff", "diff_tensors", "DTens", "from_sympy", "to_sympy",
+    "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh",
+    "acosh", "atanh", "exp", "log", "sqrt", "square", "pow", "erf", "kepE",
+]
