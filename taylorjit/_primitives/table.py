@@ -46,8 +46,7 @@ class Algebra(Protocol):
 
 #: A recurrence: ``rule(A, k, y, args, aux) -> y[k]`` for ``k >= 1``, where ``y`` holds this
 #: node's coefficients of orders ``< k``, ``args[i]`` its arguments' coefficients up to ``k`` and
-#: ``aux[i]`` the auxiliary series (orders ``< k`` always available; ``<= k`` if the auxiliary
-#: expression does not depend on the node itself).
+#: ``aux[i]`` the auxiliary series (orders ``< k``; also ``k`` when ``TaylorForm.aux_at_k``).
 Rule = Callable[[Algebra, Any, Sequence[Any], Sequence[Sequence[Any]], Sequence[Sequence[Any]]], Any]
 
 
