@@ -15,7 +15,7 @@ from ._expr import subs as subs
 from ._expr import time as time
 from ._expr import var as var
 
-# cfunc: added with the JIT layer
+from ._jit.cfunc import cfunc as cfunc
 from ._primitives.arith import pow as pow  # noqa: A004 - heyoka's name
 from ._primitives.arith import sqrt as sqrt
 from ._primitives.arith import square as square
@@ -46,7 +46,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Expr", "make_vars", "var", "par", "time", "subs", "get_variables", "get_params",
-    "diff", "diff_tensors", "DTens", "from_sympy", "to_sympy",
+    "diff", "diff_tensors", "DTens", "from_sympy", "to_sympy", "cfunc",
     "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh",
     "acosh", "atanh", "exp", "log", "sqrt", "square", "pow", "erf", "kepE",
 ]

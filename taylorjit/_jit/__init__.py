@@ -1,0 +1,1 @@
+"""Layer 4: the LLVM JIT (llvmlite): context and caches, IR helpers, lowering, cfunc."""

@@ -1,0 +1,369 @@
+"""``tj.cfunc``: expressions compiled once to a native, SIMD, multi-threaded evaluation kernel.
+
+The generated module has two functions:
+
+* ``body(out, in, pars, time, j, stride)`` evaluates all outputs at points ``j .. j+W-1``
+  (``W`` the SIMD width) with vector loads and stores; the DAG is emitted once, so common
+  subexpressions are computed once per point.
+* ``kernel(out, in, pars, time, begin, end, stride)`` runs ``body`` over ``[begin, end)`` and
+  evaluates a partial last block through a small padded buffer (one copy of the body, not two).
+
+Inputs are laid out as numpy's C-ordered ``(nvars, N)`` arrays (``in[i * stride + j]``), so
+arrays cross into native code as pointers, without copies. Large batches are split in aligned
+chunks across threads; ctypes releases the GIL during each native call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import Any
+
+import numpy as np
+from llvmlite import ir
+
+from .._expr import Call, Expr, Num, Par, Time, Var, as_expr, get_variables, postorder
+from . import irhelpers as h
+from .context import CompiledModule, jit_context
+from .lower import lower_call
+
+__all__ = ["cfunc", "CFunc"]
+
+_KERNEL_NAME = "taylorjit_cfunc"
+_BODY_NAME = "taylorjit_cfunc_body"
+_KERNEL_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)
+#: Points per thread below which a batch is evaluated on the calling thread only.
+_MIN_POINTS_PER_THREAD = 4096
+
+
+@cache
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="taylorjit")
+
+
+def _validated_functions(fns: Any) -> list[Expr]:
+    if isinstance(fns, Expr) or np.isscalar(fns):
+        fns = [fns]
+    try:
+        out = [as_expr(f) for f in fns]
+    except TypeError as err:
+        raise TypeError(f"cfunc() expects a list of expressions: {err}") from None
+    if not out:
+        raise ValueError("Cannot compile a function with no outputs (the list of functions is empty)")
+    return out
+
+
+def _validated_vars(fns: list[Expr], vars: Sequence[Any] | None) -> list[Var]:
+    if vars is None:
+        return get_variables(fns)
+    if isinstance(vars, Expr):
+        raise TypeError("the 'vars' argument of cfunc() must be a list of variables")
+    out: list[Var] = []
+    for v in vars:
+        if isinstance(v, str):
+            v = Var(v)
+        if not isinstance(v, Var):
+            raise TypeError(
+                f"the list of variables passed to cfunc() must contain only variables, but it "
+                f"contains the expression '{v}'"
+            )
+        if any(v is w for w in out):
+            raise ValueError(
+                f"Error in the decomposition of a function: the variable '{v.name}' appears in the "
+                "user-provided list of variables twice"
+            )
+        out.append(v)
+    for used in get_variables(fns):
+        if not any(used is v for v in out):
+            raise ValueError(
+                f"Error in the decomposition of a function: the variable '{used.name}' appears in "
+                "the function but not in the user-provided list of variables"
+            )
+    return out
+
+
+def _build_ir(fns: list[Expr], vars: list[Var], npars: int, width: int) -> str:
+    ctx = jit_context()
+    module = ir.Module(name="taylorjit.cfunc")
+    module.triple = ctx.triple
+    module.data_layout = ctx.data_layout
+    vt = h.vector_type(width)
+    ptr, i64 = h.PTR, h.I64
+
+    body = ir.Function(module, ir.FunctionType(ir.VoidType(), [ptr, ptr, ptr, ptr, i64, i64]),
+                       _BODY_NAME)
+    body.linkage = "internal"
+    out_p, in_p, pars_p, time_p, j, stride = body.args
+    b = ir.IRBuilder(body.append_basic_block("entry"))
+
+    def element(base: ir.Value, row: int) -> ir.Value:
+        offset = b.add(b.mul(ir.Constant(i64, row), stride), j)
+        return b.gep(base, [offset], source_etype=h.DOUBLE)
+
+    var_index = {id(v): i for i, v in enumerate(vars)}
+    values: dict[int, ir.Value] = {}
+    for node in postorder(fns):
+        if isinstance(node, Var):
+            values[id(node)] = b.load(element(in_p, var_index[id(node)]), typ=vt, align=8)
+        elif isinstance(node, Par):
+            p = b.load(b.gep(pars_p, [ir.Constant(i64, node.index)], source_etype=h.DOUBLE),
+                       typ=h.DOUBLE)
+            values[id(node)] = h.splat(b, p, vt)
+        elif isinstance(node, Time):
+            values[id(node)] = h.splat(b, b.load(time_p, typ=h.DOUBLE), vt)
+        elif isinstance(node, Num):
+            values[id(node)] = h.constant(vt, float(node.value))
+        else:
+            assert isinstance(node, Call)
+            values[id(node)] = lower_call(b, node, [values[id(a)] for a in node.args])
+    for row, f in enumerate(fns):
+        b.store(values[id(f)], element(out_p, row), align=8)
+    b.ret_void()
+
+    _emit_kernel(module, body, len(vars), len(fns), width)
+    return str(module)
+
+
+def _emit_kernel(module: ir.Module, body: ir.Function, nvars: int, nouts: int, width: int) -> None:
+    """``kernel(out, in, pars, time, begin, end, stride)``: full blocks, then a padded tail."""
+    ptr, i64, vt = h.PTR, h.I64, h.vector_type(width)
+    kernel = ir.Function(module, ir.FunctionType(ir.VoidType(), [ptr, ptr, ptr, ptr, i64, i64, i64]),
+                         _KERNEL_NAME)
+    out_p, in_p, pars_p, time_p, begin, end, stride = kernel.args
+    b = ir.IRBuilder(kernel.append_basic_block("entry"))
+    W = ir.Constant(i64, width)
+    # Scratch for the tail block, allocated in the entry block (rows of W doubles).
+    # (llvmlite types allocas as typed pointers: cast to the element type we store.)
+    tmp_in = b.bitcast(b.alloca(ir.ArrayType(h.DOUBLE, max(nvars, 1) * width), name="tail_in"),
+                       h.DOUBLE.as_pointer())
+    tmp_out = b.bitcast(b.alloca(ir.ArrayType(h.DOUBLE, nouts * width), name="tail_out"),
+                        h.DOUBLE.as_pointer())
+    count = b.sub(end, begin)
+    full_end = b.add(begin, b.mul(b.sdiv(count, W), W))
+    with h.for_range(b, begin, full_end, width, name="block") as jj:
+        b.call(body, [out_p, in_p, pars_p, time_p, jj, stride])
+    tail = b.sub(end, full_end)
+    with b.if_then(b.icmp_signed(">", tail, ir.Constant(i64, 0))):
+        for row in range(nvars):
+            row_ptr = b.gep(tmp_in, [ir.Constant(i64, row * width)], source_etype=h.DOUBLE)
+            b.store(h.constant(vt, 1.0), b.bitcast(row_ptr, vt.as_pointer()), align=8)  # padding
+            with h.for_range(b, ir.Constant(i64, 0), tail, name="tail_load") as lane:
+                src = b.gep(in_p, [b.add(b.mul(ir.Constant(i64, row), stride), b.add(full_end, lane))],
+                            source_etype=h.DOUBLE)
+                b.store(b.load(src, typ=h.DOUBLE),
+                        b.gep(row_ptr, [lane], source_etype=h.DOUBLE))
+        b.call(body, [tmp_out, tmp_in, pars_p, time_p, ir.Constant(i64, 0), W])
+        for row in range(nouts):
+            row_ptr = b.gep(tmp_out, [ir.Constant(i64, row * width)], source_etype=h.DOUBLE)
+            with h.for_range(b, ir.Constant(i64, 0), tail, name="tail_store") as lane:
+                dst = b.gep(out_p, [b.add(b.mul(ir.Constant(i64, row), stride), b.add(full_end, lane))],
+                            source_etype=h.DOUBLE)
+                b.store(b.load(b.gep(row_ptr, [lane], source_etype=h.DOUBLE), typ=h.DOUBLE), dst)
+    b.ret_void()
+
+
+class CFunc:
+    """A list of expressions compiled to native code (build it with :func:`cfunc`).
+
+    Call it as ``cf(inputs, pars=None, time=None, outputs=None)``: ``inputs`` of shape
+    ``(nvars,)`` give ``(nouts,)``; ``(nvars, N)`` evaluates N points and gives ``(nouts, N)``.
+
+    Attributes
+    ----------
+    fns, vars
+        The compiled expressions and the ordered input variables.
+    nouts, nvars, npars
+        Sizes: outputs, inputs, and parameters (one more than the largest ``tj.par`` index).
+    is_time_dependent
+        Whether ``tj.time`` appears (then ``time=`` is required).
+    batch_size
+        SIMD width of the kernel (doubles per vector).
+    llvm_ir
+        The LLVM IR text that was compiled (before optimisation).
+    """
+
+    def __init__(self, fns: list[Expr], vars: list[Var], batch_size: int | None,
+                 parallel: bool) -> None:
+        self.fns = tuple(fns)
+        self.vars = tuple(vars)
+        self.nouts = len(fns)
+        self.nvars = len(vars)
+        params = [n for n in postorder(fns) if isinstance(n, Par)]
+        self.npars = 1 + max((p.index for p in params), default=-1)
+        self.is_time_dependent = any(isinstance(n, Time) for n in postorder(fns))
+        self.batch_size = batch_size or jit_context().simd_width
+        self.parallel = parallel
+        self.llvm_ir = _build_ir(list(fns), list(vars), self.npars, self.batch_size)
+        self._module: CompiledModule = jit_context().compile(self.llvm_ir)
+        self._kernel = _KERNEL_TYPE(self._module.address(_KERNEL_NAME))
+        self._pars_empty = np.zeros(1)
+        self._time_buf = np.zeros(1)
+
+    @property
+    def compiled_from(self) -> str | None:
+        """Where the machine code came from: ``"memory"``, ``"disk"`` or None (compiled)."""
+        return self._module.from_cache
+
+    def __repr__(self) -> str:
+        return (f"CFunc(nouts={self.nouts}, vars={[v.name for v in self.vars]}, "
+                f"npars={self.npars}, batch_size={self.batch_size})")
+
+    def __call__(self, inputs: Any, pars: Any = None, time: Any = None,
+                 outputs: np.ndarray | None = None) -> np.ndarray:
+        """Evaluate at one point ``(nvars,)`` or at N points ``(nvars, N)``.
+
+        Raises
+        ------
+        TypeError
+            If an array cannot be converted to float64 (complex, strings, objects).
+        ValueError
+            For shapes that do not match the function (with the expected and received sizes),
+            missing or wrong-size ``pars``, a missing ``time`` for a time-dependent function,
+            or an ``outputs`` array of the wrong shape, dtype, layout, or overlapping the inputs.
+        """
+        x = _as_float_array(inputs, "inputs")
+        if x.ndim not in (1, 2):
+            raise ValueError(
+                f"Invalid inputs array passed to a cfunc: it must have 1 dimension (one point) or 2 "
+                f"(shape (nvars, N)), but it has {x.ndim}"
+            )
+        if x.shape[0] != self.nvars:
+            raise ValueError(
+                f"Invalid inputs array passed to a cfunc: the number of function inputs is "
+                f"{self.nvars}, but the inputs array has a {'size' if x.ndim == 1 else 'first dimension'} "
+                f"of {x.shape[0]}"
+            )
+        x = np.ascontiguousarray(x)
+        npoints = 1 if x.ndim == 1 else x.shape[1]
+        p = self._pars_array(pars)
+        t = self._time_array(time)
+        out_shape = (self.nouts,) if x.ndim == 1 else (self.nouts, npoints)
+        if outputs is None:
+            out = np.empty(out_shape)
+        else:
+            out = self._check_outputs(outputs, out_shape, x, p)
+        stride = npoints
+        self._run(out.ctypes.data, x.ctypes.data, p.ctypes.data, t.ctypes.data, npoints, stride)
+        return out
+
+    def _run(self, out: int, x: int, p: int, t: int, npoints: int, stride: int) -> None:
+        nthreads = min(os.cpu_count() or 1, npoints // _MIN_POINTS_PER_THREAD) if self.parallel else 1
+        if nthreads <= 1:
+            self._kernel(out, x, p, t, 0, npoints, stride)
+            return
+        W = self.batch_size
+        chunk = -(-npoints // nthreads)
+        chunk = -(-chunk // W) * W
+        bounds = [(s, min(s + chunk, npoints)) for s in range(0, npoints, chunk)]
+        futures = [_executor().submit(self._kernel, out, x, p, t, lo, hi, stride)
+                   for lo, hi in bounds[1:]]
+        self._kernel(out, x, p, t, bounds[0][0], bounds[0][1], stride)
+        for f in futures:
+            f.result()
+
+    def _pars_array(self, pars: Any) -> np.ndarray:
+        if pars is None:
+            if self.npars:
+                raise ValueError(
+                    f"The compiled function contains {self.npars} parameter(s), but no parameter "
+                    "values were provided (pass pars=...)"
+                )
+            return self._pars_empty
+        p = np.ascontiguousarray(_as_float_array(pars, "pars"))
+        if p.ndim != 1 or p.shape[0] != self.npars:
+            raise ValueError(
+                f"The array of parameter values provided for the evaluation of a compiled function "
+                f"has {p.size} element(s) and shape {p.shape}, but the number of parameters in the "
+                f"function is {self.npars} (expected shape ({self.npars},))"
+            )
+        return p if self.npars else self._pars_empty
+
+    def _time_array(self, time: Any) -> np.ndarray:
+        if time is None:
+            if self.is_time_dependent:
+                raise ValueError("The compiled function depends on tj.time, but no time was provided "
+                                 "(pass time=...)")
+            return self._time_buf
+        t = _as_float_array(time, "time")
+        if t.ndim != 0 and t.size != 1:
+            raise ValueError(f"time must be a scalar, got an array of shape {t.shape}")
+        return np.ascontiguousarray(t.reshape(1))
+
+    def _check_outputs(self, outputs: Any, shape: tuple[int, ...], x: np.ndarray,
+                       p: np.ndarray) -> np.ndarray:
+        if not isinstance(outputs, np.ndarray):
+            raise TypeError(f"outputs must be a numpy array, got {type(outputs).__name__}")
+        if outputs.dtype != np.float64:
+            raise TypeError(f"outputs must have dtype float64, got {outputs.dtype}")
+        if outputs.shape != shape:
+            raise ValueError(f"Invalid outputs array passed to a cfunc: expected shape {shape}, "
+                             f"got {outputs.shape}")
+        if not outputs.flags.c_contiguous or not outputs.flags.writeable:
+            raise ValueError("outputs must be a writable, C-contiguous array")
+        if np.shares_memory(outputs, x) or np.shares_memory(outputs, p):
+            raise ValueError("the outputs array overlaps the inputs or the parameters")
+        return outputs
+
+
+def _as_float_array(value: Any, what: str) -> np.ndarray:
+    arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if arr.dtype == np.float64:
+        return arr
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"cfunc {what} must be real numbers convertible to float64, got an array of dtype "
+            f"{arr.dtype}"
+        )
+    return arr.astype(np.float64)
+
+
+def cfunc(fns: Sequence[Any] | Expr, vars: Sequence[Any] | None = None, *,
+          batch_size: int | None = None, parallel: bool = True) -> CFunc:
+    """Compile expressions to a native function of ordered variables.
+
+    Parameters
+    ----------
+    fns
+        The expressions (or numbers) to evaluate; one output each.
+    vars
+        The input variables, in input order (names or ``tj.var``). Default: the variables of
+        ``fns`` sorted by name, as heyoka does.
+
+    Other Parameters
+    ----------------
+    batch_size
+        SIMD width of the kernel; default the host's (8 doubles with AVX-512, 4 with AVX).
+    parallel
+        Split large batches across threads (default True).
+
+    Returns
+    -------
+    CFunc
+        The compiled function: ``cf(inputs, pars=None, time=None, outputs=None)``.
+
+    Raises
+    ------
+    ValueError
+        If ``fns`` is empty, a variable is listed twice, or a variable used by ``fns`` is not
+        in ``vars``.
+    TypeError
+        If ``fns`` or ``vars`` contain objects of the wrong kind.
+
+    Examples
+    --------
+    >>> import numpy as np, taylorjit as tj
+    >>> x, y = tj.make_vars("x", "y")
+    >>> cf = tj.cfunc([x * y, tj.sin(x)], vars=[x, y])
+    >>> cf(np.array([2.0, 3.0]))[0]
+    6.0
+    """
+    exprs = _validated_functions(fns)
+    variables = _validated_vars(exprs, vars)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size not in (1, 2, 4, 8, 16)):
+        raise ValueError(f"batch_size must be one of 1, 2, 4, 8, 16, got {batch_size!r}")
+    return CFunc(exprs, variables, batch_size, parallel)

@@ -1,0 +1,146 @@
+"""The one owner of LLVM: target machine, optimisation pipeline, compiled modules and caches.
+
+A process-wide :class:`JitContext` (get it with :func:`jit_context`) initialises LLVM once,
+describes the host (triple, CPU, features, SIMD width), optimises and compiles IR, and caches
+compiled objects in memory (an LRU keyed by the IR hash) and on disk (``cache.py``). Each
+:class:`CompiledModule` owns its own MCJIT engine; the engine, and the machine code with it,
+lives as long as the module object (callers keep a reference for as long as they call into it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from functools import cache
+
+import llvmlite
+import llvmlite.binding as llvm
+
+from . import cache as disk_cache
+
+__all__ = ["JitContext", "CompiledModule", "jit_context"]
+
+OPT_LEVEL = 3
+_MEMORY_CACHE_SIZE = 512
+
+
+class CompiledModule:
+    """Machine code for one IR module, loaded in its own execution engine.
+
+    Attributes
+    ----------
+    key
+        The cache key (sha256 hex digest).
+    from_cache
+        ``"memory"``, ``"disk"`` or ``None`` (compiled now).
+    """
+
+    def __init__(self, engine: llvm.ExecutionEngine, key: str, from_cache: str | None) -> None:
+        self._engine = engine
+        self.key = key
+        self.from_cache = from_cache
+
+    def address(self, name: str) -> int:
+        """Address of the compiled function ``name`` (raises KeyError if absent)."""
+        addr = self._engine.get_function_address(name)
+        if not addr:
+            raise KeyError(f"no compiled function named {name!r}")
+        return addr
+
+
+class JitContext:
+    """LLVM target, pipeline and caches for this process (use :func:`jit_context`)."""
+
+    def __init__(self) -> None:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        self.triple = llvm.get_process_triple()
+        self.cpu = llvm.get_host_cpu_name()
+        self.features = llvm.get_host_cpu_features().flatten()
+        target = llvm.Target.from_triple(self.triple)
+        self.target_machine = target.create_target_machine(
+            cpu=self.cpu, features=self.features, opt=OPT_LEVEL, codemodel="jitdefault"
+        )
+        self.simd_width = _simd_width(self.features)
+        self._lock = threading.RLock()
+        self._memory: OrderedDict[str, CompiledModule] = OrderedDict()
+        self.stats = {"compiled": 0, "memory_hits": 0, "disk_hits": 0}
+
+    @property
+    def data_layout(self) -> str:
+        """The target's data layout string (set on every module)."""
+        return str(self.target_machine.target_data)
+
+    def cache_key(self, ir_text: str) -> str:
+        """sha256 of the IR, the host description, llvmlite's version and the opt level."""
+        h = hashlib.sha256()
+        for part in (ir_text, self.triple, self.cpu, self.features, llvmlite.__version__,
+                     str(OPT_LEVEL)):
+            h.update(part.encode())
+            h.update(b"\0")
+        return h.hexdigest()
+
+    def compile(self, ir_text: str) -> CompiledModule:
+        """Compiled code for ``ir_text``: from memory, from disk, or optimised and compiled now."""
+        key = self.cache_key(ir_text)
+        with self._lock:
+            hit = self._memory.get(key)
+            if hit is not None:
+                self._memory.move_to_end(key)
+                self.stats["memory_hits"] += 1
+                return CompiledModule(hit._engine, key, "memory")
+            payload = disk_cache.load(key)
+            if payload is not None:
+                module = self._load_object(payload, key)
+                self.stats["disk_hits"] += 1
+            else:
+                module = self._compile_ir(ir_text, key)
+                self.stats["compiled"] += 1
+            self._memory[key] = module
+            while len(self._memory) > _MEMORY_CACHE_SIZE:
+                self._memory.popitem(last=False)
+            return module
+
+    def clear_memory_cache(self) -> None:
+        """Forget in-memory compiled modules (those still referenced keep working)."""
+        with self._lock:
+            self._memory.clear()
+
+    def _compile_ir(self, ir_text: str, key: str) -> CompiledModule:
+        mod = llvm.parse_assembly(ir_text)
+        mod.triple = self.triple
+        mod.data_layout = self.data_layout
+        mod.verify()
+        pto = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
+        pb = llvm.create_pass_builder(self.target_machine, pto)
+        pb.getModulePassManager().run(mod, pb)
+        engine = llvm.create_mcjit_compiler(mod, self.target_machine)
+        objects: list[bytes] = []
+        engine.set_object_cache(lambda _m, buf: objects.append(bytes(buf)), lambda _m: None)
+        engine.finalize_object()
+        if objects:
+            disk_cache.store(key, objects[0])
+        return CompiledModule(engine, key, None)
+
+    def _load_object(self, payload: bytes, key: str) -> CompiledModule:
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
+        engine.add_object_file(llvm.ObjectFileRef.from_data(payload))
+        engine.finalize_object()
+        return CompiledModule(engine, key, "disk")
+
+
+def _simd_width(features: str) -> int:
+    """Doubles per SIMD register: 8 with AVX-512, 4 with AVX, else 2."""
+    enabled = {f[1:] for f in features.split(",") if f.startswith("+")}
+    if "avx512f" in enabled:
+        return 8
+    if "avx" in enabled:
+        return 4
+    return 2
+
+
+@cache
+def jit_context() -> JitContext:
+    """The process-wide JIT context (created on first use)."""
+    return JitContext()
