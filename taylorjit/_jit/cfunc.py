@@ -97,6 +97,7 @@ def _build_ir(fns: list[Expr], vars: list[Var], npars: int, width: int) -> str:
     body = ir.Function(module, ir.FunctionType(ir.VoidType(), [ptr, ptr, ptr, ptr, i64, i64]),
                        _BODY_NAME)
     body.linkage = "internal"
+    body.attributes.add("noinline")
     out_p, in_p, pars_p, time_p, j, stride = body.args
     b = ir.IRBuilder(body.append_basic_block("entry"))
 

@@ -58,10 +58,11 @@ class JitContext:
         self.triple = llvm.get_process_triple()
         self.cpu = llvm.get_host_cpu_name()
         self.features = llvm.get_host_cpu_features().flatten()
-        target = llvm.Target.from_triple(self.triple)
-        self.target_machine = target.create_target_machine(
-            cpu=self.cpu, features=self.features, opt=OPT_LEVEL, codemodel="jitdefault"
-        )
+        self._target = llvm.Target.from_triple(self.triple)
+        # Used for data layout and the pass pipeline only: an engine takes ownership of (and
+        # frees) the target machine it is given, so every engine gets a fresh one.
+        self.target_machine = self._new_target_machine()
+        self._data_layout = str(self.target_machine.target_data)
         self.simd_width = _simd_width(self.features)
         self._lock = threading.RLock()
         self._memory: OrderedDict[str, CompiledModule] = OrderedDict()
@@ -70,7 +71,12 @@ class JitContext:
     @property
     def data_layout(self) -> str:
         """The target's data layout string (set on every module)."""
-        return str(self.target_machine.target_data)
+        return self._data_layout
+
+    def _new_target_machine(self) -> llvm.TargetMachine:
+        return self._target.create_target_machine(
+            cpu=self.cpu, features=self.features, opt=OPT_LEVEL, codemodel="jitdefault"
+        )
 
     def cache_key(self, ir_text: str) -> str:
         """sha256 of the IR, the host description, llvmlite's version and the opt level."""
@@ -115,7 +121,7 @@ class JitContext:
         pto = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
         pb = llvm.create_pass_builder(self.target_machine, pto)
         pb.getModulePassManager().run(mod, pb)
-        engine = llvm.create_mcjit_compiler(mod, self.target_machine)
+        engine = llvm.create_mcjit_compiler(mod, self._new_target_machine())
         objects: list[bytes] = []
         engine.set_object_cache(lambda _m, buf: objects.append(bytes(buf)), lambda _m: None)
         engine.finalize_object()
@@ -124,7 +130,7 @@ class JitContext:
         return CompiledModule(engine, key, None)
 
     def _load_object(self, payload: bytes, key: str) -> CompiledModule:
-        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self._new_target_machine())
         engine.add_object_file(llvm.ObjectFileRef.from_data(payload))
         engine.finalize_object()
         return CompiledModule(engine, key, "disk")
