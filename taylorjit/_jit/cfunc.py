@@ -149,21 +149,24 @@ def _emit_kernel(module: ir.Module, body: ir.Function, nvars: int, nouts: int, w
         b.call(body, [out_p, in_p, pars_p, time_p, jj, stride])
     tail = b.sub(end, full_end)
     with b.if_then(b.icmp_signed(">", tail, ir.Constant(i64, 0))):
-        for row in range(nvars):
+        for row in range(nvars):  # padding lanes get harmless values
             row_ptr = b.gep(tmp_in, [ir.Constant(i64, row * width)], source_etype=h.DOUBLE)
-            b.store(h.constant(vt, 1.0), b.bitcast(row_ptr, vt.as_pointer()), align=8)  # padding
-            with h.for_range(b, ir.Constant(i64, 0), tail, name="tail_load") as lane:
-                src = b.gep(in_p, [b.add(b.mul(ir.Constant(i64, row), stride), b.add(full_end, lane))],
-                            source_etype=h.DOUBLE)
-                b.store(b.load(src, typ=h.DOUBLE),
-                        b.gep(row_ptr, [lane], source_etype=h.DOUBLE))
+            b.store(h.constant(vt, 1.0), b.bitcast(row_ptr, vt.as_pointer()), align=8)
+
+        def strided(base: ir.Value, row: int, lane: ir.Value) -> ir.Value:
+            offset = b.add(b.mul(ir.Constant(i64, row), stride), b.add(full_end, lane))
+            return b.gep(base, [offset], source_etype=h.DOUBLE)
+
+        def packed(base: ir.Value, row: int, lane: ir.Value) -> ir.Value:
+            return b.gep(base, [b.add(ir.Constant(i64, row * width), lane)], source_etype=h.DOUBLE)
+
+        with h.for_range(b, ir.Constant(i64, 0), tail, name="tail_load") as lane:
+            for row in range(nvars):
+                b.store(b.load(strided(in_p, row, lane), typ=h.DOUBLE), packed(tmp_in, row, lane))
         b.call(body, [tmp_out, tmp_in, pars_p, time_p, ir.Constant(i64, 0), W])
-        for row in range(nouts):
-            row_ptr = b.gep(tmp_out, [ir.Constant(i64, row * width)], source_etype=h.DOUBLE)
-            with h.for_range(b, ir.Constant(i64, 0), tail, name="tail_store") as lane:
-                dst = b.gep(out_p, [b.add(b.mul(ir.Constant(i64, row), stride), b.add(full_end, lane))],
-                            source_etype=h.DOUBLE)
-                b.store(b.load(b.gep(row_ptr, [lane], source_etype=h.DOUBLE), typ=h.DOUBLE), dst)
+        with h.for_range(b, ir.Constant(i64, 0), tail, name="tail_store") as lane:
+            for row in range(nouts):
+                b.store(b.load(packed(tmp_out, row, lane), typ=h.DOUBLE), strided(out_p, row, lane))
     b.ret_void()
 
 

@@ -119,6 +119,11 @@ class JitContext:
         mod.data_layout = self.data_layout
         mod.verify()
         pto = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
+        # NOTE: our IR is explicitly vectorised straight-line code; the loop and SLP vectorisers
+        # and the unroller only cost compile time (-35% on the 6-body accelerations).
+        pto.loop_vectorization = False
+        pto.slp_vectorization = False
+        pto.loop_unrolling = False
         pb = llvm.create_pass_builder(self.target_machine, pto)
         pb.getModulePassManager().run(mod, pb)
         engine = llvm.create_mcjit_compiler(mod, self._new_target_machine())

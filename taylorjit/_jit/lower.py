@@ -96,72 +96,92 @@ def _emit_pow(builder: ir.IRBuilder, node: Call, args: Sequence[ir.Value]) -> ir
 
 
 # --- kepE --------------------------------------------------------------------------------------
-def _kepler_solver_body(builder: ir.IRBuilder, fn: ir.Function) -> None:
-    """Scalar ``E - e sin E = M``: the same safeguarded Newton iteration as the numpy reference
-    (``taylorjit._primitives.special.kepler_eccentric_anomaly``)."""
-    e, M = fn.args
-    d = h.DOUBLE
+def _sincos(builder: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value]:
+    emit = getattr(_vecmath, "emit_sincos", None) if _vecmath is not None else None
+    if emit is not None:
+        return emit(builder, x)
     module = builder.module
-    sin = h.external(module, "sin", d, [d])
-    cos = h.external(module, "cos", d, [d])
-    floor = h.intrinsic(module, "llvm.floor", d)
-    fabs = h.intrinsic(module, "llvm.fabs", d)
-    c = lambda v: ir.Constant(d, v)  # noqa: E731
-    two_pi = c(2 * math.pi)
-    finite_m = builder.fcmp_ordered("==", builder.fsub(M, M), c(0.0))
-    valid = builder.and_(builder.and_(builder.fcmp_ordered(">=", e, c(0.0)),
-                                      builder.fcmp_ordered("<", e, c(1.0))), finite_m)
-    nan = c(math.nan)
-    turns = builder.call(floor, [builder.fdiv(M, two_pi)])
-    mr = builder.fsub(M, builder.fmul(turns, two_pi))
-    start = builder.select(builder.fcmp_ordered(">", e, c(0.8)), c(math.pi), mr)
-    entry = builder.block
-    loop = builder.append_basic_block("newton")
-    done_bb = builder.append_basic_block("done")
-    builder.cbranch(builder.and_(valid, builder.fcmp_ordered("!=", e, c(0.0))), loop, done_bb)
-    builder.position_at_end(loop)
-    E = builder.phi(d)
-    lo = builder.phi(d)
-    hi = builder.phi(d)
-    it = builder.phi(h.I64)
-    E.add_incoming(start, entry)
-    lo.add_incoming(c(0.0), entry)
-    hi.add_incoming(two_pi, entry)
-    it.add_incoming(ir.Constant(h.I64, 0), entry)
-    f = builder.fsub(builder.fsub(E, builder.fmul(e, builder.call(sin, [E]))), mr)
-    positive = builder.fcmp_ordered(">", f, c(0.0))
-    new_hi = builder.select(positive, E, hi)
-    new_lo = builder.select(positive, lo, E)
-    slope = builder.fsub(c(1.0), builder.fmul(e, builder.call(cos, [E])))
-    newton = builder.fsub(E, builder.fdiv(f, slope))
-    inside = builder.and_(builder.fcmp_ordered(">", newton, new_lo),
-                          builder.fcmp_ordered("<", newton, new_hi))
-    bisect = builder.fmul(c(0.5), builder.fadd(new_lo, new_hi))
-    new_E = builder.select(inside, newton, bisect)
-    scale = builder.select(builder.fcmp_ordered(">", builder.call(fabs, [E]), c(1.0)),
-                           builder.call(fabs, [E]), c(1.0))
-    small = builder.fcmp_ordered("<=", builder.call(fabs, [builder.fsub(new_E, E)]),
-                                 builder.fmul(c(4 * 2.0**-52), scale))
-    next_it = builder.add(it, ir.Constant(h.I64, 1))
-    more = builder.and_(builder.not_(small), builder.icmp_signed("<", next_it, ir.Constant(h.I64, 100)))
-    E.add_incoming(new_E, loop)
-    lo.add_incoming(new_lo, loop)
-    hi.add_incoming(new_hi, loop)
-    it.add_incoming(next_it, loop)
-    builder.cbranch(more, loop, done_bb)
-    builder.position_at_end(done_bb)
-    solved = builder.phi(d)
-    solved.add_incoming(mr, entry)  # e == 0 (or invalid, masked below)
+    sin = h.external(module, "sin", h.DOUBLE, [h.DOUBLE])
+    cos = h.external(module, "cos", h.DOUBLE, [h.DOUBLE])
+    return h.per_lane(builder, sin, [x]), h.per_lane(builder, cos, [x])
+
+
+def _any_lane(builder: ir.IRBuilder, mask: ir.Value) -> ir.Value:
+    """True if any lane of an i1 (vector) mask is set."""
+    if not isinstance(mask.type, ir.VectorType):
+        return mask
+    bits = builder.bitcast(mask, ir.IntType(mask.type.count))
+    return builder.icmp_unsigned("!=", bits, ir.Constant(bits.type, 0))
+
+
+def _kepler_solver_body(builder: ir.IRBuilder, fn: ir.Function) -> None:
+    """``E - e sin E = M`` on all lanes at once: the iteration of the numpy reference
+    (``taylorjit._primitives.special.kepler_eccentric_anomaly``), vectorised: converged lanes
+    freeze, the loop ends when no lane is active (or after 100 iterations)."""
+    e, M = fn.args
+    t = e.type
+    module = builder.module
+    fabs = h.intrinsic(module, "llvm.fabs", t)
+    rint = h.intrinsic(module, "llvm.rint", t)
+    c = lambda v: h.constant(t, v)  # noqa: E731
+    b = builder
+    two_pi, pi = c(2 * math.pi), c(math.pi)
+    valid = b.and_(b.and_(b.fcmp_ordered(">=", e, c(0.0)), b.fcmp_ordered("<", e, c(1.0))),
+                   b.fcmp_ordered("==", b.fsub(M, M), c(0.0)))
+    reduce = b.fcmp_unordered(">", b.call(fabs, [M]), pi)
+    turns = b.select(reduce, b.call(rint, [b.fdiv(M, two_pi)]), c(0.0))
+    mr = b.select(valid, b.fsub(M, b.fmul(turns, two_pi)), c(0.0))
+    ev = b.select(valid, e, c(0.0))
+    start = b.fadd(mr, b.fmul(ev, _sincos(b, mr)[0]))
+    active0 = b.fcmp_ordered("!=", ev, c(0.0))
+    entry = b.block
+    loop = b.append_basic_block("newton")
+    done_bb = b.append_basic_block("done")
+    b.cbranch(_any_lane(b, active0), loop, done_bb)
+    b.position_at_end(loop)
+    E, lo, hi = b.phi(t), b.phi(t), b.phi(t)
+    active = b.phi(active0.type)
+    it = b.phi(h.I64)
+    for phi, init in ((E, start), (lo, c(-math.pi)), (hi, pi), (active, active0),
+                      (it, ir.Constant(h.I64, 0))):
+        phi.add_incoming(init, entry)
+    sin_e, cos_e = _sincos(b, E)
+    f = b.fsub(b.fsub(E, b.fmul(ev, sin_e)), mr)
+    positive = b.fcmp_ordered(">", f, c(0.0))
+    new_hi = b.select(positive, E, hi)
+    new_lo = b.select(positive, lo, E)
+    newton = b.fsub(E, b.fdiv(f, b.fsub(c(1.0), b.fmul(ev, cos_e))))
+    inside = b.and_(b.fcmp_ordered(">=", newton, new_lo), b.fcmp_ordered("<=", newton, new_hi))
+    new = b.select(inside, newton, b.fmul(c(0.5), b.fadd(new_lo, new_hi)))
+    abs_e = b.call(fabs, [E])
+    scale = b.select(b.fcmp_ordered(">", abs_e, c(1.0)), abs_e, c(1.0))
+    abs_mr = b.call(fabs, [mr])
+    residual_scale = b.select(b.fcmp_ordered(">", abs_mr, c(1.0)), abs_mr, c(1.0))
+    converged = b.or_(
+        b.fcmp_ordered("<=", b.call(fabs, [b.fsub(new, E)]), b.fmul(c(4 * 2.0**-52), scale)),
+        b.fcmp_ordered("<=", b.call(fabs, [f]), b.fmul(c(2 * 2.0**-52), residual_scale)))
+    new_E = b.select(active, new, E)
+    new_active = b.and_(active, b.not_(converged))
+    next_it = b.add(it, ir.Constant(h.I64, 1))
+    more = b.and_(_any_lane(b, new_active), b.icmp_signed("<", next_it, ir.Constant(h.I64, 100)))
+    for phi, value in ((E, new_E), (lo, new_lo), (hi, new_hi), (active, new_active),
+                       (it, next_it)):
+        phi.add_incoming(value, loop)
+    b.cbranch(more, loop, done_bb)
+    b.position_at_end(done_bb)
+    solved = b.phi(t)
+    solved.add_incoming(start, entry)
     solved.add_incoming(new_E, loop)
-    circular = builder.fcmp_ordered("==", e, c(0.0))
-    value = builder.select(circular, M, builder.fadd(solved, builder.fmul(turns, two_pi)))
-    builder.ret(builder.select(valid, value, nan))
+    circular = b.fcmp_ordered("==", ev, c(0.0))
+    value = b.select(circular, M, b.fadd(solved, b.fmul(turns, two_pi)))
+    b.ret(b.select(valid, value, c(math.nan)))
 
 
 def _emit_kepE(builder: ir.IRBuilder, node: Call, args: Sequence[ir.Value]) -> ir.Value:
-    solver = h.define_function(builder.module, "taylorjit.kepE", h.DOUBLE, [h.DOUBLE, h.DOUBLE],
+    t = args[0].type
+    solver = h.define_function(builder.module, f"taylorjit.kepE.w{h.width_of(t)}", t, [t, t],
                                _kepler_solver_body)
-    return h.per_lane(builder, solver, list(args))
+    return builder.call(solver, list(args))
 
 
 _CUSTOM: dict[str, Emitter] = {"pow": _emit_pow, "kepE": _emit_kepE}
