@@ -14,7 +14,6 @@ from ._expr import par as par
 from ._expr import subs as subs
 from ._expr import time as time
 from ._expr import var as var
-
 from ._jit.cfunc import cfunc as cfunc
 from ._primitives.arith import pow as pow  # noqa: A004 - heyoka's name
 from ._primitives.arith import sqrt as sqrt

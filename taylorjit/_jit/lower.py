@@ -58,7 +58,9 @@ def lower_call(builder: ir.IRBuilder, node: Call, args: Sequence[ir.Value]) -> i
 
 
 # --- pow ---------------------------------------------------------------------------------------
-_MAX_UNROLLED_POWER = 64
+#: Integer and half-integer exponents up to this size are multiplied out (max error measured
+#: against libm pow: 4 ulp at |n| = 5, 5 ulp at 7, 11 at 16); larger ones call libm pow.
+_MAX_UNROLLED_POWER = 5.5
 
 
 def _power_by_squaring(builder: ir.IRBuilder, x: ir.Value, n: int) -> ir.Value:
@@ -75,13 +77,21 @@ def _power_by_squaring(builder: ir.IRBuilder, x: ir.Value, n: int) -> ir.Value:
 
 
 def _emit_pow(builder: ir.IRBuilder, node: Call, args: Sequence[ir.Value]) -> ir.Value:
-    """Integer and half-integer exponents by multiplication (and one sqrt); else libm pow."""
+    """Small integer and half-integer exponents by multiplication (and one sqrt, <= 4 ulp);
+    anything else by libm pow, lane by lane."""
     x, y = args
     exponent = node.args[1]
     if isinstance(exponent, Num):
         v = Fraction(exponent.value) if math.isfinite(exponent.value) else None
         if v is not None and v.denominator in (1, 2) and abs(v) <= _MAX_UNROLLED_POWER:
             whole = abs(v.numerator) // v.denominator
+            if v.denominator == 2:
+                # C99 pow: (-0)**y and (-inf)**y behave as for +0 and +inf when y is not an
+                # integer; sqrt alone would give -0 and nan there.
+                fabs = h.intrinsic(builder.module, "llvm.fabs", x.type)
+                special = builder.or_(builder.fcmp_ordered("==", x, h.constant(x.type, 0.0)),
+                                      builder.fcmp_ordered("==", x, h.constant(x.type, -math.inf)))
+                x = builder.select(special, builder.call(fabs, [x]), x)
             parts = []
             if whole:
                 parts.append(_power_by_squaring(builder, x, whole))
