@@ -1,0 +1,108 @@
+"""The JIT's in-memory and on-disk caches of compiled objects."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import taylorjit as tj
+from taylorjit._jit import cache as disk_cache
+from taylorjit._jit.context import jit_context
+
+x, y = tj.make_vars("x", "y")
+
+SCRIPT = """
+import numpy as np, taylorjit as tj
+x, y = tj.make_vars("x", "y")
+cf = tj.cfunc([tj.sin(x) * tj.exp(y) + x**-1.5, tj.kepE(0.5, y)], vars=[x, y])
+print(cf.compiled_from or "compiled", repr(cf(np.array([0.7, 1.3])).tolist()))
+"""
+
+
+def run_in_fresh_process(cache_dir: Path, **env: str) -> tuple[str, str]:
+    environment = {**os.environ, "TAYLORJIT_CACHE_DIR": str(cache_dir), **env}
+    if "TAYLORJIT_CACHE" not in env:
+        environment.pop("TAYLORJIT_CACHE", None)
+    src = Path(__file__).resolve().parents[1]
+    environment["PYTHONPATH"] = os.pathsep.join([str(src), environment.get("PYTHONPATH", "")])
+    res = subprocess.run([sys.executable, "-c", SCRIPT], env=environment, capture_output=True,
+                         text=True, timeout=120, check=True)
+    origin, values = res.stdout.strip().split(" ", 1)
+    return origin, values
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TAYLORJIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("TAYLORJIT_CACHE", raising=False)
+    jit_context().clear_memory_cache()
+    yield tmp_path
+    jit_context().clear_memory_cache()
+
+
+def test_second_process_loads_from_disk(tmp_path):
+    first = run_in_fresh_process(tmp_path)
+    second = run_in_fresh_process(tmp_path)
+    assert first[0] == "compiled"
+    assert second == ("disk", first[1])
+    assert len(list(tmp_path.glob("*.o"))) == 1
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "flip_byte"])
+def test_corrupt_cache_file_is_recompiled(tmp_path, damage):
+    origin, values = run_in_fresh_process(tmp_path)
+    (obj,) = tmp_path.glob("*.o")
+    data = obj.read_bytes()
+    if damage == "truncate":
+        obj.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        obj.write_bytes(os.urandom(len(data)))
+    elif damage == "empty":
+        obj.write_bytes(b"")
+    else:
+        obj.write_bytes(data[:-10] + bytes([data[-10] ^ 0xFF]) + data[-9:])
+    again = run_in_fresh_process(tmp_path)
+    assert again == ("compiled", values)  # detected, recompiled, same results
+    assert run_in_fresh_process(tmp_path) == ("disk", values)  # and rewritten intact
+
+
+def test_disabled_disk_cache_writes_nothing(tmp_path):
+    assert run_in_fresh_process(tmp_path, TAYLORJIT_CACHE="0")[0] == "compiled"
+    assert run_in_fresh_process(tmp_path, TAYLORJIT_CACHE="0")[0] == "compiled"
+    assert not list(tmp_path.glob("*.o"))
+
+
+def test_memory_cache_in_process(cache_dir):
+    f = [tj.cos(x) * y + 17.25]
+    first = tj.cfunc(f, vars=[x, y])
+    second = tj.cfunc(f, vars=[x, y])
+    assert (first.compiled_from, second.compiled_from) == (None, "memory")
+    jit_context().clear_memory_cache()
+    third = tj.cfunc(f, vars=[x, y])
+    assert third.compiled_from == "disk"
+    pts = np.random.default_rng(0).uniform(-1, 1, (2, 33))
+    np.testing.assert_array_equal(first(pts), third(pts))
+    del first, second  # the module must outlive the memory cache entry of a live cfunc
+    jit_context().clear_memory_cache()
+    np.testing.assert_array_equal(third(pts), tj.cfunc(f, vars=[x, y])(pts))
+
+
+def test_cache_key_depends_on_ir_and_host():
+    ctx = jit_context()
+    assert ctx.cache_key("a") != ctx.cache_key("b")
+    assert ctx.cache_key("a") == ctx.cache_key("a")
+
+
+def test_unwritable_cache_directory_is_not_an_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("TAYLORJIT_CACHE_DIR", str(blocker / "cache"))
+    jit_context().clear_memory_cache()
+    cf = tj.cfunc([x * 3.5 + y * 1.25], vars=[x, y])
+    assert cf([2.0, 4.0])[0] == 12.0
+    assert disk_cache.load("0" * 64) is None
