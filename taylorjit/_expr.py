@@ -19,7 +19,7 @@ import numbers
 import struct
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from fractions import Fraction
 from typing import Any, Protocol
 
@@ -468,6 +468,32 @@ def _flatten(root: Expr) -> list[tuple]:
         index[id(node)] = len(program)
         program.append(item)
     return program
+
+
+def structural_key(roots: Sequence[Expr], nodes: Sequence[Expr] | None = None) -> str:
+    """A text that identifies ``roots`` structurally (equal for equal expression lists).
+
+    The flat program of the whole DAG (shared nodes once) followed by the roots' positions:
+    the cache key of compiled code derived from these expressions. ``nodes`` may pass the
+    already computed ``postorder(roots)``.
+    """
+    index: dict[int, int] = {}
+    parts: list[str] = []
+    for node in postorder(list(roots)) if nodes is None else nodes:
+        if isinstance(node, Var):
+            parts.append(f"v{node.name!r}")
+        elif isinstance(node, Par):
+            parts.append(f"p{node.index}")
+        elif isinstance(node, Time):
+            parts.append("t")
+        elif isinstance(node, Num):
+            parts.append(f"n{type(node.value).__name__}{node.value!r}")
+        else:
+            assert isinstance(node, Call)
+            parts.append(f"c{node.prim.name}{tuple(index[id(a)] for a in node.args)}")
+        index[id(node)] = len(parts) - 1
+    parts.append(f"roots{[index[id(r)] for r in roots]}")
+    return ";".join(parts)
 
 
 def _rebuild(program: list[tuple]) -> Expr:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from llvmlite import ir
 
-from .._expr import Call, Expr, Num, Par, Time, Var, as_expr, get_variables, postorder
+from .._expr import Call, Expr, Num, Par, Time, Var, as_expr, postorder, structural_key
 from . import irhelpers as h
 from .context import CompiledModule, jit_context
 from .lower import lower_call
@@ -57,9 +57,10 @@ def _validated_functions(fns: Any) -> list[Expr]:
     return out
 
 
-def _validated_vars(fns: list[Expr], vars: Sequence[Any] | None) -> list[Var]:
+def _validated_vars(nodes: list[Expr], vars: Sequence[Any] | None) -> list[Var]:
+    used = sorted((n for n in nodes if isinstance(n, Var)), key=lambda v: v.name)
     if vars is None:
-        return get_variables(fns)
+        return used
     if isinstance(vars, Expr):
         raise TypeError("the 'vars' argument of cfunc() must be a list of variables")
     out: list[Var] = []
@@ -77,16 +78,17 @@ def _validated_vars(fns: list[Expr], vars: Sequence[Any] | None) -> list[Var]:
                 "user-provided list of variables twice"
             )
         out.append(v)
-    for used in get_variables(fns):
-        if not any(used is v for v in out):
+    listed = {id(v) for v in out}
+    for v in used:
+        if id(v) not in listed:
             raise ValueError(
-                f"Error in the decomposition of a function: the variable '{used.name}' appears in "
+                f"Error in the decomposition of a function: the variable '{v.name}' appears in "
                 "the function but not in the user-provided list of variables"
             )
     return out
 
 
-def _build_ir(fns: list[Expr], vars: list[Var], npars: int, width: int) -> str:
+def _build_ir(fns: list[Expr], vars: list[Var], width: int) -> str:
     ctx = jit_context()
     module = ir.Module(name="taylorjit.cfunc")
     module.triple = ctx.triple
@@ -187,25 +189,33 @@ class CFunc:
     batch_size
         SIMD width of the kernel (doubles per vector).
     llvm_ir
-        The LLVM IR text that was compiled (before optimisation).
+        The LLVM IR text of the kernel (before optimisation).
     """
 
     def __init__(self, fns: list[Expr], vars: list[Var], batch_size: int | None,
-                 parallel: bool) -> None:
+                 parallel: bool, nodes: list[Expr]) -> None:
         self.fns = tuple(fns)
         self.vars = tuple(vars)
         self.nouts = len(fns)
         self.nvars = len(vars)
-        params = [n for n in postorder(fns) if isinstance(n, Par)]
-        self.npars = 1 + max((p.index for p in params), default=-1)
-        self.is_time_dependent = any(isinstance(n, Time) for n in postorder(fns))
+        self.npars = 1 + max((n.index for n in nodes if isinstance(n, Par)), default=-1)
+        self.is_time_dependent = any(isinstance(n, Time) for n in nodes)
         self.batch_size = batch_size or jit_context().simd_width
         self.parallel = parallel
-        self.llvm_ir = _build_ir(list(fns), list(vars), self.npars, self.batch_size)
-        self._module: CompiledModule = jit_context().compile(self.llvm_ir)
+        self._llvm_ir: str | None = None
+        source = repr(("cfunc", structural_key(fns, nodes), [v.name for v in vars],
+                       self.batch_size))
+        self._module: CompiledModule = jit_context().compile(source, lambda: self.llvm_ir)
         self._kernel = _KERNEL_TYPE(self._module.address(_KERNEL_NAME))
         self._pars_empty = np.zeros(1)
         self._time_buf = np.zeros(1)
+
+    @property
+    def llvm_ir(self) -> str:
+        """The LLVM IR of the kernel, before optimisation (generated on first access)."""
+        if self._llvm_ir is None:
+            self._llvm_ir = _build_ir(list(self.fns), list(self.vars), self.batch_size)
+        return self._llvm_ir
 
     @property
     def compiled_from(self) -> str | None:
@@ -366,8 +376,9 @@ def cfunc(fns: Sequence[Any] | Expr, vars: Sequence[Any] | None = None, *,
     6.0
     """
     exprs = _validated_functions(fns)
-    variables = _validated_vars(exprs, vars)
+    nodes = postorder(exprs)
+    variables = _validated_vars(nodes, vars)
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                    or batch_size not in (1, 2, 4, 8, 16)):
         raise ValueError(f"batch_size must be one of 1, 2, 4, 8, 16, got {batch_size!r}")
-    return CFunc(exprs, variables, batch_size, parallel)
+    return CFunc(exprs, variables, batch_size, parallel, nodes)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 import llvmlite
 import llvmlite.binding as llvm
@@ -78,18 +80,24 @@ class JitContext:
             cpu=self.cpu, features=self.features, opt=OPT_LEVEL, codemodel="jitdefault"
         )
 
-    def cache_key(self, ir_text: str) -> str:
-        """sha256 of the IR, the host description, llvmlite's version and the opt level."""
+    def cache_key(self, source: str) -> str:
+        """sha256 of ``source`` (what determines the IR), the code generator's own source, the
+        host description, llvmlite's version and the opt level."""
         h = hashlib.sha256()
-        for part in (ir_text, self.triple, self.cpu, self.features, llvmlite.__version__,
-                     str(OPT_LEVEL)):
+        for part in (source, _generator_fingerprint(), self.triple, self.cpu, self.features,
+                     llvmlite.__version__, str(OPT_LEVEL)):
             h.update(part.encode())
             h.update(b"\0")
         return h.hexdigest()
 
-    def compile(self, ir_text: str) -> CompiledModule:
-        """Compiled code for ``ir_text``: from memory, from disk, or optimised and compiled now."""
-        key = self.cache_key(ir_text)
+    def compile(self, source: str, build_ir: Callable[[], str]) -> CompiledModule:
+        """Compiled code for the module that ``build_ir()`` returns, cached under ``source``.
+
+        ``source`` must determine the IR completely (e.g. the expressions' structural key plus
+        the generator's options); ``build_ir`` runs only on a cache miss, so a hit costs a hash
+        and a load, not an IR generation.
+        """
+        key = self.cache_key(source)
         with self._lock:
             hit = self._memory.get(key)
             if hit is not None:
@@ -101,7 +109,7 @@ class JitContext:
                 module = self._load_object(payload, key)
                 self.stats["disk_hits"] += 1
             else:
-                module = self._compile_ir(ir_text, key)
+                module = self._compile_ir(build_ir(), key)
                 self.stats["compiled"] += 1
             self._memory[key] = module
             while len(self._memory) > _MEMORY_CACHE_SIZE:
@@ -149,6 +157,17 @@ def _simd_width(features: str) -> int:
     if "avx" in enabled:
         return 4
     return 2
+
+
+@cache
+def _generator_fingerprint() -> str:
+    """sha256 of taylorjit's own source files: a changed code generator never reuses old objects."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 @cache
