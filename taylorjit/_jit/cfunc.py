@@ -108,23 +108,28 @@ def _build_ir(fns: list[Expr], vars: list[Var], width: int) -> str:
         return b.gep(base, [offset], source_etype=h.DOUBLE)
 
     var_index = {id(v): i for i, v in enumerate(vars)}
+    rows_of: dict[int, list[int]] = {}
+    for row, f in enumerate(fns):
+        rows_of.setdefault(id(f), []).append(row)
     values: dict[int, ir.Value] = {}
     for node in postorder(fns):
         if isinstance(node, Var):
-            values[id(node)] = b.load(element(in_p, var_index[id(node)]), typ=vt, align=8)
+            value = b.load(element(in_p, var_index[id(node)]), typ=vt, align=8)
         elif isinstance(node, Par):
             p = b.load(b.gep(pars_p, [ir.Constant(i64, node.index)], source_etype=h.DOUBLE),
                        typ=h.DOUBLE)
-            values[id(node)] = h.splat(b, p, vt)
+            value = h.splat(b, p, vt)
         elif isinstance(node, Time):
-            values[id(node)] = h.splat(b, b.load(time_p, typ=h.DOUBLE), vt)
+            value = h.splat(b, b.load(time_p, typ=h.DOUBLE), vt)
         elif isinstance(node, Num):
-            values[id(node)] = h.constant(vt, float(node.value))
+            value = h.constant(vt, float(node.value))
         else:
             assert isinstance(node, Call)
-            values[id(node)] = lower_call(b, node, [values[id(a)] for a in node.args])
-    for row, f in enumerate(fns):
-        b.store(values[id(f)], element(out_p, row), align=8)
+            value = lower_call(b, node, [values[id(a)] for a in node.args])
+        values[id(node)] = value
+        # Store outputs as soon as they exist: short live ranges, less register pressure.
+        for row in rows_of.get(id(node), ()):
+            b.store(value, element(out_p, row), align=8)
     b.ret_void()
 
     _emit_kernel(module, body, len(vars), len(fns), width)
@@ -205,7 +210,10 @@ class CFunc:
         self._llvm_ir: str | None = None
         source = repr(("cfunc", structural_key(fns, nodes), [v.name for v in vars],
                        self.batch_size))
-        self._module: CompiledModule = jit_context().compile(source, lambda: self.llvm_ir)
+        # NOTE: O1 suffices for straight-line, explicitly vectorised code (same run time as O3
+        # on the benchmark cases, 20% less optimisation time).
+        self._module: CompiledModule = jit_context().compile(source, lambda: self.llvm_ir,
+                                                             speed_level=1)
         self._kernel = _KERNEL_TYPE(self._module.address(_KERNEL_NAME))
         self._pars_empty = np.zeros(1)
         self._time_buf = np.zeros(1)

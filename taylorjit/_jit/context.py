@@ -80,24 +80,25 @@ class JitContext:
             cpu=self.cpu, features=self.features, opt=OPT_LEVEL, codemodel="jitdefault"
         )
 
-    def cache_key(self, source: str) -> str:
+    def cache_key(self, source: str, speed_level: int = OPT_LEVEL) -> str:
         """sha256 of ``source`` (what determines the IR), the code generator's own source, the
-        host description, llvmlite's version and the opt level."""
+        host description, llvmlite's version and the optimisation level."""
         h = hashlib.sha256()
         for part in (source, _generator_fingerprint(), self.triple, self.cpu, self.features,
-                     llvmlite.__version__, str(OPT_LEVEL)):
+                     llvmlite.__version__, str(speed_level)):
             h.update(part.encode())
             h.update(b"\0")
         return h.hexdigest()
 
-    def compile(self, source: str, build_ir: Callable[[], str]) -> CompiledModule:
+    def compile(self, source: str, build_ir: Callable[[], str],
+                speed_level: int = OPT_LEVEL) -> CompiledModule:
         """Compiled code for the module that ``build_ir()`` returns, cached under ``source``.
 
         ``source`` must determine the IR completely (e.g. the expressions' structural key plus
         the generator's options); ``build_ir`` runs only on a cache miss, so a hit costs a hash
-        and a load, not an IR generation.
+        and a load, not an IR generation. ``speed_level`` (0-3) selects the optimisation pipeline.
         """
-        key = self.cache_key(source)
+        key = self.cache_key(source, speed_level)
         with self._lock:
             hit = self._memory.get(key)
             if hit is not None:
@@ -109,7 +110,7 @@ class JitContext:
                 module = self._load_object(payload, key)
                 self.stats["disk_hits"] += 1
             else:
-                module = self._compile_ir(build_ir(), key)
+                module = self._compile_ir(build_ir(), key, speed_level)
                 self.stats["compiled"] += 1
             self._memory[key] = module
             while len(self._memory) > _MEMORY_CACHE_SIZE:
@@ -121,12 +122,12 @@ class JitContext:
         with self._lock:
             self._memory.clear()
 
-    def _compile_ir(self, ir_text: str, key: str) -> CompiledModule:
+    def _compile_ir(self, ir_text: str, key: str, speed_level: int) -> CompiledModule:
         mod = llvm.parse_assembly(ir_text)
         mod.triple = self.triple
         mod.data_layout = self.data_layout
         mod.verify()
-        pto = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
+        pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
         # NOTE: our IR is explicitly vectorised straight-line code; the loop and SLP vectorisers
         # and the unroller only cost compile time (-35% on the 6-body accelerations).
         pto.loop_vectorization = False
