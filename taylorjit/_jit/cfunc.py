@@ -4,7 +4,8 @@ The generated module has two functions:
 
 * ``body(out, in, pars, time, j, stride)`` evaluates all outputs at points ``j .. j+W-1``
   (``W`` the SIMD width) with vector loads and stores; the DAG is emitted once, so common
-  subexpressions are computed once per point.
+  subexpressions are computed once per point. It is written as text (``textir``), calling
+  always-inline helpers for the primitives that need more than an instruction.
 * ``kernel(out, in, pars, time, begin, end, stride)`` runs ``body`` over ``[begin, end)`` and
   evaluates a partial last block through a small padded buffer (one copy of the body, not two).
 
@@ -26,9 +27,9 @@ import numpy as np
 from llvmlite import ir
 
 from .._expr import Call, Expr, Num, Par, Time, Var, as_expr, postorder, structural_key
-from . import irhelpers as h
 from .context import CompiledModule, jit_context
-from .lower import lower_call
+from .lower import lower_text
+from .textir import TextBody
 
 __all__ = ["cfunc", "CFunc"]
 
@@ -90,91 +91,110 @@ def _validated_vars(nodes: list[Expr], vars: Sequence[Any] | None) -> list[Var]:
 
 def _build_ir(fns: list[Expr], vars: list[Var], width: int) -> str:
     ctx = jit_context()
-    module = ir.Module(name="taylorjit.cfunc")
-    module.triple = ctx.triple
-    module.data_layout = ctx.data_layout
-    vt = h.vector_type(width)
-    ptr, i64 = h.PTR, h.I64
-
-    body = ir.Function(module, ir.FunctionType(ir.VoidType(), [ptr, ptr, ptr, ptr, i64, i64]),
-                       _BODY_NAME)
-    body.linkage = "internal"
-    body.attributes.add("noinline")
-    out_p, in_p, pars_p, time_p, j, stride = body.args
-    b = ir.IRBuilder(body.append_basic_block("entry"))
-
-    def element(base: ir.Value, row: int) -> ir.Value:
-        offset = b.add(b.mul(ir.Constant(i64, row), stride), j)
-        return b.gep(base, [offset], source_etype=h.DOUBLE)
-
+    helpers = ir.Module(name="taylorjit.cfunc")  # declarations and always-inline helpers
+    helpers.triple = ctx.triple
+    helpers.data_layout = ctx.data_layout
+    body = TextBody(width)
     var_index = {id(v): i for i, v in enumerate(vars)}
     rows_of: dict[int, list[int]] = {}
     for row, f in enumerate(fns):
         rows_of.setdefault(id(f), []).append(row)
-    values: dict[int, ir.Value] = {}
+    values: dict[int, str] = {}
     for node in postorder(fns):
         if isinstance(node, Var):
-            value = b.load(element(in_p, var_index[id(node)]), typ=vt, align=8)
+            offset = body.index(var_index[id(node)], "%stride", "%j")
+            value = body.load(body.address("%in", offset))
         elif isinstance(node, Par):
-            p = b.load(b.gep(pars_p, [ir.Constant(i64, node.index)], source_etype=h.DOUBLE),
-                       typ=h.DOUBLE)
-            value = h.splat(b, p, vt)
+            value = body.load_splat(body.address("%pars", str(node.index)))
         elif isinstance(node, Time):
-            value = h.splat(b, b.load(time_p, typ=h.DOUBLE), vt)
+            value = body.load_splat("%time")
         elif isinstance(node, Num):
-            value = h.constant(vt, float(node.value))
+            value = body.constant(float(node.value))
         else:
             assert isinstance(node, Call)
-            value = lower_call(b, node, [values[id(a)] for a in node.args])
+            value = lower_text(body, helpers, node, [values[id(a)] for a in node.args])
         values[id(node)] = value
         # Store outputs as soon as they exist: short live ranges, less register pressure.
         for row in rows_of.get(id(node), ()):
-            b.store(value, element(out_p, row), align=8)
-    b.ret_void()
+            body.store(value, body.address("%out", body.index(row, "%stride", "%j")))
+    return "\n".join([
+        str(helpers),
+        f"define internal void @{_BODY_NAME}(ptr %out, ptr %in, ptr %pars, ptr %time, i64 %j, "
+        "i64 %stride) noinline {",
+        "entry:",
+        body.text(),
+        "  ret void",
+        "}",
+        _kernel_text(len(vars), len(fns), width),
+    ])
 
-    _emit_kernel(module, body, len(vars), len(fns), width)
-    return str(module)
 
-
-def _emit_kernel(module: ir.Module, body: ir.Function, nvars: int, nouts: int, width: int) -> None:
-    """``kernel(out, in, pars, time, begin, end, stride)``: full blocks, then a padded tail."""
-    ptr, i64, vt = h.PTR, h.I64, h.vector_type(width)
-    kernel = ir.Function(module, ir.FunctionType(ir.VoidType(), [ptr, ptr, ptr, ptr, i64, i64, i64]),
-                         _KERNEL_NAME)
-    out_p, in_p, pars_p, time_p, begin, end, stride = kernel.args
-    b = ir.IRBuilder(kernel.append_basic_block("entry"))
-    W = ir.Constant(i64, width)
-    # Scratch for the tail block, allocated in the entry block (rows of W doubles).
-    # (llvmlite types allocas as typed pointers: cast to the element type we store.)
-    tmp_in = b.bitcast(b.alloca(ir.ArrayType(h.DOUBLE, max(nvars, 1) * width), name="tail_in"),
-                       h.DOUBLE.as_pointer())
-    tmp_out = b.bitcast(b.alloca(ir.ArrayType(h.DOUBLE, nouts * width), name="tail_out"),
-                        h.DOUBLE.as_pointer())
-    count = b.sub(end, begin)
-    full_end = b.add(begin, b.mul(b.sdiv(count, W), W))
-    with h.for_range(b, begin, full_end, width, name="block") as jj:
-        b.call(body, [out_p, in_p, pars_p, time_p, jj, stride])
-    tail = b.sub(end, full_end)
-    with b.if_then(b.icmp_signed(">", tail, ir.Constant(i64, 0))):
-        for row in range(nvars):  # padding lanes get harmless values
-            row_ptr = b.gep(tmp_in, [ir.Constant(i64, row * width)], source_etype=h.DOUBLE)
-            b.store(h.constant(vt, 1.0), b.bitcast(row_ptr, vt.as_pointer()), align=8)
-
-        def strided(base: ir.Value, row: int, lane: ir.Value) -> ir.Value:
-            offset = b.add(b.mul(ir.Constant(i64, row), stride), b.add(full_end, lane))
-            return b.gep(base, [offset], source_etype=h.DOUBLE)
-
-        def packed(base: ir.Value, row: int, lane: ir.Value) -> ir.Value:
-            return b.gep(base, [b.add(ir.Constant(i64, row * width), lane)], source_etype=h.DOUBLE)
-
-        with h.for_range(b, ir.Constant(i64, 0), tail, name="tail_load") as lane:
-            for row in range(nvars):
-                b.store(b.load(strided(in_p, row, lane), typ=h.DOUBLE), packed(tmp_in, row, lane))
-        b.call(body, [tmp_out, tmp_in, pars_p, time_p, ir.Constant(i64, 0), W])
-        with h.for_range(b, ir.Constant(i64, 0), tail, name="tail_store") as lane:
-            for row in range(nouts):
-                b.store(b.load(packed(tmp_out, row, lane), typ=h.DOUBLE), strided(out_p, row, lane))
-    b.ret_void()
+def _kernel_text(nvars: int, nouts: int, width: int) -> str:
+    """``kernel(out, in, pars, time, begin, end, stride)``: full blocks of ``width`` points, then
+    the partial last block through a padded stack buffer (so the body exists once)."""
+    tail = TextBody(width, prefix="pad")
+    for row in range(nvars):  # padding lanes get harmless values
+        tail.store(tail.constant(1.0), tail.address("%tail_in", str(row * width)))
+    pad = tail.text()
+    load = TextBody(1, prefix="ld")
+    for row in range(nvars):
+        x = load.load(load.address("%in", load.index(row, "%stride", "%col")))
+        load.store(x, load.address("%tail_in", load.index(1, str(row * width), "%lane")))
+    store = TextBody(1, prefix="st")
+    for row in range(nouts):
+        x = store.load(store.address("%tail_out", store.index(1, str(row * width), "%lane2")))
+        store.store(x, store.address("%out", store.index(row, "%stride", "%col2")))
+    call = f"call void @{_BODY_NAME}(ptr %out, ptr %in, ptr %pars, ptr %time"
+    return f"""
+define void @{_KERNEL_NAME}(ptr %out, ptr %in, ptr %pars, ptr %time, i64 %begin, i64 %end, i64 %stride) {{
+entry:
+  %tail_in = alloca [{max(nvars, 1) * width} x double], align 64
+  %tail_out = alloca [{nouts * width} x double], align 64
+  %count = sub i64 %end, %begin
+  %nblocks = sdiv i64 %count, {width}
+  %span = mul i64 %nblocks, {width}
+  %full_end = add i64 %begin, %span
+  br label %block.cond
+block.cond:
+  %j = phi i64 [ %begin, %entry ], [ %j.next, %block.body ]
+  %more = icmp slt i64 %j, %full_end
+  br i1 %more, label %block.body, label %block.end
+block.body:
+  {call}, i64 %j, i64 %stride)
+  %j.next = add i64 %j, {width}
+  br label %block.cond
+block.end:
+  %tail = sub i64 %end, %full_end
+  %has_tail = icmp sgt i64 %tail, 0
+  br i1 %has_tail, label %tail.pad, label %exit
+tail.pad:
+{pad}
+  br label %load.cond
+load.cond:
+  %lane = phi i64 [ 0, %tail.pad ], [ %lane.next, %load.body ]
+  %load.more = icmp slt i64 %lane, %tail
+  br i1 %load.more, label %load.body, label %load.end
+load.body:
+  %col = add i64 %full_end, %lane
+{load.text()}
+  %lane.next = add i64 %lane, 1
+  br label %load.cond
+load.end:
+  call void @{_BODY_NAME}(ptr %tail_out, ptr %tail_in, ptr %pars, ptr %time, i64 0, i64 {width})
+  br label %store.cond
+store.cond:
+  %lane2 = phi i64 [ 0, %load.end ], [ %lane2.next, %store.body ]
+  %store.more = icmp slt i64 %lane2, %tail
+  br i1 %store.more, label %store.body, label %exit
+store.body:
+  %col2 = add i64 %full_end, %lane2
+{store.text()}
+  %lane2.next = add i64 %lane2, 1
+  br label %store.cond
+exit:
+  ret void
+}}
+"""
 
 
 class CFunc:

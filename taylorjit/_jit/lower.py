@@ -16,6 +16,7 @@ from llvmlite import ir
 
 from .._expr import Call, Num
 from . import irhelpers as h
+from .textir import TextBody, double_literal
 
 try:  # the SIMD math library is optional: without it, LLVM's intrinsics (libm calls) are used
     from . import vecmath as _vecmath
@@ -55,6 +56,42 @@ def lower_call(builder: ir.IRBuilder, node: Call, args: Sequence[ir.Value]) -> i
     if family == "ir":
         return _CUSTOM[name](builder, node, args)
     raise NotImplementedError(f"unknown lowering kind {kind!r} for {node.prim.name}")
+
+
+_TEXT_BINARY = {"fadd": "fadd", "fsub": "fsub", "fmul": "fmul", "fdiv": "fdiv"}
+
+
+def lower_text(body: TextBody, module: ir.Module, node: Call, args: list[str]) -> str:
+    """Text IR for the value of ``node`` (see ``textir``): plain instructions and intrinsics
+    inline, anything else through a per-module ``alwaysinline`` helper built by ``lower_call``."""
+    kind = node.prim.lowering  # type: ignore[attr-defined]
+    if kind in _TEXT_BINARY:
+        return body.binary(_TEXT_BINARY[kind], args[0], args[1])
+    if kind == "fneg":
+        return body.neg(args[0])
+    if kind == "square":
+        return body.binary("fmul", args[0], args[0])
+    t = h.vector_type(body.width)
+    if kind.startswith("intrinsic:"):
+        return body.call(h.intrinsic(module, kind.partition(":")[2], t, len(args)).name, args)
+    return body.call(helper_function(module, node, t).name, args)
+
+
+def helper_function(module: ir.Module, node: Call, t: ir.Type) -> ir.Function:
+    """An internal, always-inlined function computing ``node``'s primitive on values of type
+    ``t`` (built once per module and signature; pow's numeric exponent is part of the name)."""
+    name = f"taylorjit.{node.prim.lowering}.w{h.width_of(t)}"  # type: ignore[attr-defined]
+    if node.prim.name == "pow" and isinstance(node.args[1], Num):
+        name += f".{double_literal(float(node.args[1].value))}"
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    fn = ir.Function(module, ir.FunctionType(t, [t] * len(node.args)), name)
+    fn.linkage = "internal"
+    fn.attributes.add("alwaysinline")
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    builder.ret(lower_call(builder, node, list(fn.args)))
+    return fn
 
 
 # --- pow ---------------------------------------------------------------------------------------
