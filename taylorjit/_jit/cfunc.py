@@ -29,6 +29,7 @@ from llvmlite import ir
 from .._expr import Call, Expr, Num, Par, Time, Var, as_expr, postorder, structural_key
 from .context import CompiledModule, jit_context
 from .lower import lower_text
+from .runtime import ensure_runtime
 from .textir import TextBody
 
 __all__ = ["cfunc", "CFunc"]
@@ -228,6 +229,7 @@ class CFunc:
         self.batch_size = batch_size or jit_context().simd_width
         self.parallel = parallel
         self._llvm_ir: str | None = None
+        ensure_runtime(self.batch_size)  # the kernel links against it, also when loaded from disk
         source = repr(("cfunc", structural_key(fns, nodes), [v.name for v in vars],
                        self.batch_size))
         # NOTE: O1 suffices for straight-line, explicitly vectorised code (same run time as O3

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
+from typing import Any
 
 from llvmlite import ir
 
@@ -23,23 +24,26 @@ try:  # the SIMD math library is optional: without it, LLVM's intrinsics (libm c
 except ImportError:  # pragma: no cover - only while vecmath is being developed
     _vecmath = None
 
-Emitter = Callable[[ir.IRBuilder, Call, Sequence[ir.Value]], ir.Value]
-
-_INSTRUCTIONS: dict[str, Emitter] = {
-    "fadd": lambda b, n, a: b.fadd(a[0], a[1]),
-    "fsub": lambda b, n, a: b.fsub(a[0], a[1]),
-    "fmul": lambda b, n, a: b.fmul(a[0], a[1]),
-    "fdiv": lambda b, n, a: b.fdiv(a[0], a[1]),
-    "fneg": lambda b, n, a: b.fneg(a[0]),
-    "square": lambda b, n, a: b.fmul(a[0], a[0]),
+_INSTRUCTIONS: dict[str, Callable[[ir.IRBuilder, Sequence[ir.Value]], ir.Value]] = {
+    "fadd": lambda b, a: b.fadd(a[0], a[1]),
+    "fsub": lambda b, a: b.fsub(a[0], a[1]),
+    "fmul": lambda b, a: b.fmul(a[0], a[1]),
+    "fdiv": lambda b, a: b.fdiv(a[0], a[1]),
+    "fneg": lambda b, a: b.fneg(a[0]),
+    "square": lambda b, a: b.fmul(a[0], a[0]),
 }
 
 
-def lower_call(builder: ir.IRBuilder, node: Call, args: Sequence[ir.Value]) -> ir.Value:
-    """IR computing the value of ``node`` from its arguments' values (scalar or vector)."""
-    kind = node.prim.lowering  # type: ignore[attr-defined]
+def lower_call(builder: ir.IRBuilder, prim: Any, args: Sequence[ir.Value],
+               exponent: Num | None = None) -> ir.Value:
+    """IR computing ``prim`` of ``args`` (scalar or vector values), with llvmlite's builder.
+
+    ``exponent`` is pow's exponent when it is a number (small integers and half-integers are
+    then multiplied out); None gives the general lowering.
+    """
+    kind = prim.lowering
     if kind in _INSTRUCTIONS:
-        return _INSTRUCTIONS[kind](builder, node, args)
+        return _INSTRUCTIONS[kind](builder, args)
     family, _, name = kind.partition(":")
     module = builder.module
     t = args[0].type
@@ -54,17 +58,27 @@ def lower_call(builder: ir.IRBuilder, node: Call, args: Sequence[ir.Value]) -> i
         fn = h.external(module, name, h.DOUBLE, [h.DOUBLE] * len(args))
         return h.per_lane(builder, fn, list(args))
     if family == "ir":
-        return _CUSTOM[name](builder, node, args)
-    raise NotImplementedError(f"unknown lowering kind {kind!r} for {node.prim.name}")
+        return _CUSTOM[name](builder, args, exponent)
+    raise NotImplementedError(f"unknown lowering kind {kind!r} for {prim.name}")
+
+
+def in_runtime(prim: Any) -> bool:
+    """Whether ``prim``'s general lowering lives in the runtime library (not inline)."""
+    return prim.lowering.partition(":")[0] in ("vecmath", "libm", "ir")
 
 
 _TEXT_BINARY = {"fadd": "fadd", "fsub": "fsub", "fmul": "fmul", "fdiv": "fdiv"}
 
 
 def lower_text(body: TextBody, module: ir.Module, node: Call, args: list[str]) -> str:
-    """Text IR for the value of ``node`` (see ``textir``): plain instructions and intrinsics
-    inline, anything else through a per-module ``alwaysinline`` helper built by ``lower_call``."""
-    kind = node.prim.lowering  # type: ignore[attr-defined]
+    """Text IR for the value of ``node`` (see ``textir``).
+
+    Plain instructions and intrinsics are written inline; pow by a small number is an
+    always-inline helper; everything else calls the runtime library (``runtime.py``), declared
+    in ``module``: one compiled copy per process, so kernels never recompile a vector sine.
+    """
+    prim = node.prim
+    kind = prim.lowering  # type: ignore[attr-defined]
     if kind in _TEXT_BINARY:
         return body.binary(_TEXT_BINARY[kind], args[0], args[1])
     if kind == "fneg":
@@ -74,23 +88,29 @@ def lower_text(body: TextBody, module: ir.Module, node: Call, args: list[str]) -
     t = h.vector_type(body.width)
     if kind.startswith("intrinsic:"):
         return body.call(h.intrinsic(module, kind.partition(":")[2], t, len(args)).name, args)
-    return body.call(helper_function(module, node, t).name, args)
+    exponent = node.args[1] if prim.name == "pow" else None
+    if isinstance(exponent, Num) and _multiplied_out(exponent) is not None:
+        return body.call(_inline_power(module, exponent, t).name, args)
+    name = runtime_symbol(prim.name, body.width)
+    return body.call(h.external(module, name, t, [t] * len(args)).name, args)
 
 
-def helper_function(module: ir.Module, node: Call, t: ir.Type) -> ir.Function:
-    """An internal, always-inlined function computing ``node``'s primitive on values of type
-    ``t`` (built once per module and signature; pow's numeric exponent is part of the name)."""
-    name = f"taylorjit.{node.prim.lowering}.w{h.width_of(t)}"  # type: ignore[attr-defined]
-    if node.prim.name == "pow" and isinstance(node.args[1], Num):
-        name += f".{double_literal(float(node.args[1].value))}"
+def runtime_symbol(prim_name: str, width: int) -> str:
+    """The runtime library's symbol for primitive ``prim_name`` at SIMD ``width``."""
+    return f"taylorjit.rt.{prim_name}.w{width}"
+
+
+def _inline_power(module: ir.Module, exponent: Num, t: ir.Type) -> ir.Function:
+    """An always-inline ``x**exponent`` by multiplication, once per module and exponent."""
+    name = f"taylorjit.pow.w{h.width_of(t)}.{double_literal(float(exponent.value))}"
     existing = module.globals.get(name)
     if existing is not None:
         return existing
-    fn = ir.Function(module, ir.FunctionType(t, [t] * len(node.args)), name)
+    fn = ir.Function(module, ir.FunctionType(t, [t, t]), name)
     fn.linkage = "internal"
     fn.attributes.add("alwaysinline")
     builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    builder.ret(lower_call(builder, node, list(fn.args)))
+    builder.ret(_emit_pow(builder, list(fn.args), exponent))
     return fn
 
 
@@ -113,14 +133,21 @@ def _power_by_squaring(builder: ir.IRBuilder, x: ir.Value, n: int) -> ir.Value:
     return result
 
 
-def _emit_pow(builder: ir.IRBuilder, node: Call, args: Sequence[ir.Value]) -> ir.Value:
+def _multiplied_out(exponent: Num) -> Fraction | None:
+    """The exponent as a Fraction if ``x**exponent`` is lowered by multiplication, else None."""
+    if not math.isfinite(exponent.value):
+        return None
+    v = Fraction(exponent.value)
+    return v if v.denominator in (1, 2) and abs(v) <= _MAX_UNROLLED_POWER else None
+
+
+def _emit_pow(builder: ir.IRBuilder, args: Sequence[ir.Value], exponent: Num | None) -> ir.Value:
     """Small integer and half-integer exponents by multiplication (and one sqrt, <= 4 ulp);
     anything else by libm pow, lane by lane."""
     x, y = args
-    exponent = node.args[1]
-    if isinstance(exponent, Num):
-        v = Fraction(exponent.value) if math.isfinite(exponent.value) else None
-        if v is not None and v.denominator in (1, 2) and abs(v) <= _MAX_UNROLLED_POWER:
+    if exponent is not None:
+        v = _multiplied_out(exponent)
+        if v is not None:
             whole = abs(v.numerator) // v.denominator
             if v.denominator == 2:
                 # C99 pow: (-0)**y and (-inf)**y behave as for +0 and +inf when y is not an
@@ -224,11 +251,11 @@ def _kepler_solver_body(builder: ir.IRBuilder, fn: ir.Function) -> None:
     b.ret(b.select(valid, value, c(math.nan)))
 
 
-def _emit_kepE(builder: ir.IRBuilder, node: Call, args: Sequence[ir.Value]) -> ir.Value:
+def _emit_kepE(builder: ir.IRBuilder, args: Sequence[ir.Value], exponent: Num | None) -> ir.Value:
     t = args[0].type
     solver = h.define_function(builder.module, f"taylorjit.kepE.w{h.width_of(t)}", t, [t, t],
                                _kepler_solver_body)
     return builder.call(solver, list(args))
 
 
-_CUSTOM: dict[str, Emitter] = {"pow": _emit_pow, "kepE": _emit_kepE}
+_CUSTOM = {"pow": _emit_pow, "kepE": _emit_kepE}
