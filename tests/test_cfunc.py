@@ -204,7 +204,7 @@ def test_constant_functions_and_default_vars():
     cf = tj.cfunc([2.5, tj.sin(y) + x])  # vars default: sorted by name
     assert [v.name for v in cf.vars] == ["x", "y"]
     np.testing.assert_allclose(cf([1.0, 0.0]), [2.5, 1.0])
-    assert "define" in cf.llvm_ir and "taylorjit_cfunc" in cf.llvm_ir
+    assert "define" in cf.llvm_ir and cf._module.prefix + "cfunc" in cf.llvm_ir
 
 
 # --- bad input: the rows of RELIABILITY.md, with messages at least as clear ----------------------

@@ -34,7 +34,7 @@ from .textir import TextBody
 
 __all__ = ["cfunc", "CFunc"]
 
-_KERNEL_NAME = "taylorjit_cfunc"
+_KERNEL_SUFFIX = "cfunc"  # exported as <module prefix>cfunc (see context.symbol_prefix)
 _BODY_NAME = "taylorjit_cfunc_body"
 _KERNEL_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                 ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)
@@ -90,7 +90,7 @@ def _validated_vars(nodes: list[Expr], vars: Sequence[Any] | None) -> list[Var]:
     return out
 
 
-def _build_ir(fns: list[Expr], vars: list[Var], width: int) -> str:
+def _build_ir(fns: list[Expr], vars: list[Var], width: int, kernel_name: str) -> str:
     ctx = jit_context()
     helpers = ir.Module(name="taylorjit.cfunc")  # declarations and always-inline helpers
     helpers.triple = ctx.triple
@@ -126,11 +126,11 @@ def _build_ir(fns: list[Expr], vars: list[Var], width: int) -> str:
         body.text(),
         "  ret void",
         "}",
-        _kernel_text(len(vars), len(fns), width),
+        _kernel_text(len(vars), len(fns), width, kernel_name),
     ])
 
 
-def _kernel_text(nvars: int, nouts: int, width: int) -> str:
+def _kernel_text(nvars: int, nouts: int, width: int, kernel_name: str) -> str:
     """``kernel(out, in, pars, time, begin, end, stride)``: full blocks of ``width`` points, then
     the partial last block through a padded stack buffer (so the body exists once)."""
     tail = TextBody(width, prefix="pad")
@@ -147,7 +147,7 @@ def _kernel_text(nvars: int, nouts: int, width: int) -> str:
         store.store(x, store.address("%out", store.index(row, "%stride", "%col2")))
     call = f"call void @{_BODY_NAME}(ptr %out, ptr %in, ptr %pars, ptr %time"
     return f"""
-define void @{_KERNEL_NAME}(ptr %out, ptr %in, ptr %pars, ptr %time, i64 %begin, i64 %end, i64 %stride) {{
+define void @{kernel_name}(ptr %out, ptr %in, ptr %pars, ptr %time, i64 %begin, i64 %end, i64 %stride) {{
 entry:
   %tail_in = alloca [{max(nvars, 1) * width} x double], align 64
   %tail_out = alloca [{nouts * width} x double], align 64
@@ -234,17 +234,20 @@ class CFunc:
                        self.batch_size))
         # NOTE: O1 suffices for straight-line, explicitly vectorised code (same run time as O3
         # on the benchmark cases, 20% less optimisation time).
-        self._module: CompiledModule = jit_context().compile(source, lambda: self.llvm_ir,
+        self._module: CompiledModule = jit_context().compile(source, self._generate_ir,
                                                              speed_level=1)
-        self._kernel = _KERNEL_TYPE(self._module.address(_KERNEL_NAME))
+        self._kernel = _KERNEL_TYPE(self._module.address(self._module.prefix + _KERNEL_SUFFIX))
         self._pars_empty = np.zeros(1)
         self._time_buf = np.zeros(1)
 
     @property
     def llvm_ir(self) -> str:
         """The LLVM IR of the kernel, before optimisation (generated on first access)."""
-        if self._llvm_ir is None:
-            self._llvm_ir = _build_ir(list(self.fns), list(self.vars), self.batch_size)
+        return self._llvm_ir if self._llvm_ir is not None else self._generate_ir(self._module.prefix)
+
+    def _generate_ir(self, prefix: str) -> str:
+        self._llvm_ir = _build_ir(list(self.fns), list(self.vars), self.batch_size,
+                                  prefix + _KERNEL_SUFFIX)
         return self._llvm_ir
 
     @property

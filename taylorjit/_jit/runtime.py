@@ -30,7 +30,9 @@ def _runtime_primitives() -> list:
     return sorted((p for p in PRIMITIVES.values() if in_runtime(p)), key=lambda p: p.name)
 
 
-def _runtime_ir(width: int) -> str:
+def _runtime_ir(width: int, prefix: str) -> str:
+    # NOTE: runtime symbols keep their fixed names (kernels refer to them by name); they are
+    # unique per width, and each width's library is loaded once per process.
     ctx = jit_context()
     module = ir.Module(name=f"taylorjit.runtime.w{width}")
     module.triple = ctx.triple
@@ -52,7 +54,7 @@ def ensure_runtime(width: int) -> None:
             return
         names = [runtime_symbol(p.name, width) for p in _runtime_primitives()]
         module = jit_context().compile(repr(("runtime", width, names)),
-                                       lambda: _runtime_ir(width), speed_level=3)
+                                       lambda prefix: _runtime_ir(width, prefix), speed_level=3)
         for name in names:
             llvm.add_symbol(name, module.address(name))
         _loaded[width] = module  # kept for the life of the process: kernels call into it
