@@ -29,22 +29,23 @@ from llvmlite import ir
 from .._expr import Call, Expr, Num, Par, Time, Var, as_expr, postorder, structural_key
 from .context import CompiledModule, jit_context
 from .lower import lower_text
-from .runtime import ensure_runtime
+from .runtime import KERNEL_ARGS, array_caller, ensure_runtime
 from .textir import TextBody
 
 __all__ = ["cfunc", "CFunc"]
 
 _KERNEL_SUFFIX = "cfunc"  # exported as <module prefix>cfunc (see context.symbol_prefix)
 _BODY_NAME = "taylorjit_cfunc_body"
-_KERNEL_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)
+_KERNEL_TYPE = ctypes.CFUNCTYPE(None, *KERNEL_ARGS)
+_FLOAT64 = np.dtype(np.float64)
 #: Points per thread below which a batch is evaluated on the calling thread only.
 _MIN_POINTS_PER_THREAD = 4096
+_CPUS = os.cpu_count() or 1  # (os.cpu_count() costs 2 us: never call it per evaluation)
 
 
 @cache
 def _executor() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="taylorjit")
+    return ThreadPoolExecutor(max_workers=_CPUS, thread_name_prefix="taylorjit")
 
 
 def _validated_functions(fns: Any) -> list[Expr]:
@@ -236,7 +237,11 @@ class CFunc:
         # on the benchmark cases, 20% less optimisation time).
         self._module: CompiledModule = jit_context().compile(source, self._generate_ir,
                                                              speed_level=1)
-        self._kernel = _KERNEL_TYPE(self._module.address(self._module.prefix + _KERNEL_SUFFIX))
+        self._address = self._module.address(self._module.prefix + _KERNEL_SUFFIX)
+        self._kernel = _KERNEL_TYPE(self._address)
+        self._caller = array_caller()
+        self._plain = self.npars == 0 and not self.is_time_dependent
+        self._point_shape = (self.nvars,)
         self._pars_empty = np.zeros(1)
         self._time_buf = np.zeros(1)
 
@@ -272,6 +277,13 @@ class CFunc:
             missing or wrong-size ``pars``, a missing ``time`` for a time-dependent function,
             or an ``outputs`` array of the wrong shape, dtype, layout, or overlapping the inputs.
         """
+        if (outputs is None and pars is None and time is None and self._plain
+                and type(inputs) is np.ndarray and inputs.dtype is _FLOAT64
+                and inputs.shape == self._point_shape and inputs.flags.c_contiguous):
+            # Fast path for the most common call: one point, nothing else.
+            out = np.empty(self.nouts)
+            self._invoke(out, inputs, self._pars_empty, self._time_buf, 0, 1, 1)
+            return out
         x = _as_float_array(inputs, "inputs")
         if x.ndim not in (1, 2):
             raise ValueError(
@@ -293,22 +305,31 @@ class CFunc:
             out = np.empty(out_shape)
         else:
             out = self._check_outputs(outputs, out_shape, x, p)
-        stride = npoints
-        self._run(out.ctypes.data, x.ctypes.data, p.ctypes.data, t.ctypes.data, npoints, stride)
+        self._run(out, x, p, t, npoints)
         return out
 
-    def _run(self, out: int, x: int, p: int, t: int, npoints: int, stride: int) -> None:
-        nthreads = min(os.cpu_count() or 1, npoints // _MIN_POINTS_PER_THREAD) if self.parallel else 1
+    def _invoke(self, out: np.ndarray, x: np.ndarray, p: np.ndarray, t: np.ndarray,
+                begin: int, end: int, stride: int) -> None:
+        """One native call on validated, C-contiguous float64 arrays (GIL released)."""
+        if self._caller is not None:
+            self._caller(self._address, out, x, p, t, begin, end, stride)
+        else:
+            self._kernel(out.ctypes.data, x.ctypes.data, p.ctypes.data, t.ctypes.data,
+                         begin, end, stride)
+
+    def _run(self, out: np.ndarray, x: np.ndarray, p: np.ndarray, t: np.ndarray,
+             npoints: int) -> None:
+        nthreads = min(_CPUS, npoints // _MIN_POINTS_PER_THREAD) if self.parallel else 1
         if nthreads <= 1:
-            self._kernel(out, x, p, t, 0, npoints, stride)
+            self._invoke(out, x, p, t, 0, npoints, npoints)
             return
         W = self.batch_size
         chunk = -(-npoints // nthreads)
         chunk = -(-chunk // W) * W
         bounds = [(s, min(s + chunk, npoints)) for s in range(0, npoints, chunk)]
-        futures = [_executor().submit(self._kernel, out, x, p, t, lo, hi, stride)
+        futures = [_executor().submit(self._invoke, out, x, p, t, lo, hi, npoints)
                    for lo, hi in bounds[1:]]
-        self._kernel(out, x, p, t, bounds[0][0], bounds[0][1], stride)
+        self._invoke(out, x, p, t, bounds[0][0], bounds[0][1], npoints)
         for f in futures:
             f.result()
 
