@@ -93,8 +93,12 @@ def to_sympy(e: Any) -> Any:
 
     if not isinstance(e, Expr):
         return [to_sympy(item) for item in e]
+    nodes = postorder(e)
+    inner = _chain_interiors(nodes)
     out: dict[int, Any] = {}
-    for node in postorder(e):
+    for node in nodes:
+        if id(node) in inner:
+            continue  # folded into its parent's n-ary Add / Mul
         if isinstance(node, Var):
             out[id(node)] = sympy.Symbol(node.name)
         elif isinstance(node, Par):
@@ -105,10 +109,51 @@ def to_sympy(e: Any) -> Any:
             out[id(node)] = _number_to_sympy(node.value)
         else:
             assert isinstance(node, Call)
+            if node.name in _CHAINS:
+                out[id(node)] = _flatten_chain(node, inner, out)
+                continue
             a = [out[id(x)] for x in node.args]
             out[id(node)] = _SYMPY_OPS[node.name](a) if node.name in _SYMPY_OPS else (
                 _sympy_function(node.prim.sympy_name)(*a))  # type: ignore[attr-defined]
     return out[id(e)]
+
+
+# NOTE: a taylorjit sum of n terms is a chain of n-1 binary adds; rebuilding it with sympy's
+# binary + re-sorts the sum at every step (quadratic, and minutes for a few thousand terms).
+# Chains are flattened into one n-ary Add (or Mul) instead.
+_CHAINS = {"add": "sum", "sub": "sum", "mul": "product"}
+
+
+def _chain_interiors(nodes: list[Expr]) -> set[int]:
+    """Sum (product) nodes used exactly once, by a sum (product): folded into their parent."""
+    uses: dict[int, int] = {}
+    parent_family: dict[int, str | None] = {}
+    for node in nodes:
+        if isinstance(node, Call):
+            family = _CHAINS.get(node.name)
+            for a in node.args:
+                uses[id(a)] = uses.get(id(a), 0) + 1
+                parent_family[id(a)] = family
+    return {id(n) for n in nodes
+            if isinstance(n, Call) and n.name in _CHAINS and uses.get(id(n)) == 1
+            and parent_family[id(n)] == _CHAINS[n.name]}
+
+
+def _flatten_chain(node: Call, inner: set[int], out: dict[int, Any]) -> Any:
+    import sympy
+
+    terms: list[Any] = []
+    stack: list[tuple[Expr, bool]] = [(node, False)]
+    while stack:
+        item, negate = stack.pop()
+        if id(item) in inner or item is node:
+            assert isinstance(item, Call)
+            a, b = item.args
+            stack.append((b, negate != (item.name == "sub")))
+            stack.append((a, negate))
+        else:
+            terms.append(-out[id(item)] if negate else out[id(item)])
+    return sympy.Add(*terms) if _CHAINS[node.name] == "sum" else sympy.Mul(*terms)
 
 
 _SYMPY_OPS = {
