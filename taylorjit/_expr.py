@@ -428,8 +428,13 @@ def format_number(value: Number) -> str:
 
 
 def _to_string(root: Expr) -> str:
+    nodes = postorder(root)
+    remaining: dict[int, int] = {}  # uses left: a child's text is dropped after its last use
+    for node in nodes:
+        for a in node.args:
+            remaining[id(a)] = remaining.get(id(a), 0) + 1
     text: dict[int, tuple[str, int]] = {}
-    for node in postorder(root):
+    for node in nodes:
         if isinstance(node, Var):
             text[id(node)] = (node.name, ATOM)
         elif isinstance(node, Par):
@@ -438,11 +443,14 @@ def _to_string(root: Expr) -> str:
             text[id(node)] = ("t", ATOM)
         elif isinstance(node, Num):
             s = format_number(node.value)
-            negative = s.startswith("-")
-            text[id(node)] = (s, 0 if negative else ATOM)
+            text[id(node)] = (s, 0 if s.startswith("-") else ATOM)
         else:
             assert isinstance(node, Call)
             parts = [text[id(a)] for a in node.args]
+            for a in node.args:
+                remaining[id(a)] -= 1
+                if not remaining[id(a)]:
+                    del text[id(a)]
             text[id(node)] = node.prim.format([p[0] for p in parts], [p[1] for p in parts])
     return text[id(root)][0]
 

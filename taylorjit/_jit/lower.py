@@ -148,6 +148,8 @@ def _emit_pow(builder: ir.IRBuilder, args: Sequence[ir.Value], exponent: Num | N
     if exponent is not None:
         v = _multiplied_out(exponent)
         if v is not None:
+            if v == 0:  # C99: pow(x, 0) = 1 for every x, NaN included
+                return h.constant(x.type, 1.0)
             whole = abs(v.numerator) // v.denominator
             if v.denominator == 2:
                 # C99 pow: (-0)**y and (-inf)**y behave as for +0 and +inf when y is not an

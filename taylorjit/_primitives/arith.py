@@ -14,11 +14,18 @@ from .table import Primitive, TaylorForm, apply, fixed_form, is_runtime_constant
 
 
 def _is_num(e: Expr, *values: float) -> bool:
+    """``e`` is a number (exact or float) equal to one of ``values``."""
     return isinstance(e, Num) and any(e.value == v for v in values)
 
 
-def _nan_safe(v: Any) -> Any:
-    return v
+def _is_exact(e: Expr, *values: float) -> bool:
+    """``e`` is an exact number (int or Fraction) equal to one of ``values``.
+
+    NOTE: identities other than adding zero fire only for exact numbers: a float the user wrote
+    (``x * 1.0``, ``x ** 2.0``) is kept as written, as sympy keeps it, so sympy round trips stay
+    exact and the float's semantics (``0.0 * inf = nan``) are not simplified away.
+    """
+    return isinstance(e, Num) and e.is_exact and any(e.value == v for v in values)
 
 
 # --- add -------------------------------------------------------------------------------------
@@ -46,7 +53,7 @@ def _sub_simplify(args: tuple[Expr, ...]) -> Expr | None:
     a, b = args
     if _is_num(b, 0):
         return a
-    if _is_num(a, 0) and not (isinstance(a, Num) and isinstance(a.value, float)):
+    if _is_exact(a, 0):
         return call("neg", b)
     return None
 
@@ -83,11 +90,11 @@ NEG = register(Primitive(
 def _mul_simplify(args: tuple[Expr, ...]) -> Expr | None:
     a, b = args
     for x, other in ((a, b), (b, a)):
-        if _is_num(x, 1) and not (isinstance(x.value, float) and isinstance(other, Num)):
+        if _is_exact(x, 1):
             return other
-        if _is_num(x, 0):
+        if _is_exact(x, 0):
             return x
-        if isinstance(x, Num) and x.value == -1:
+        if _is_exact(x, -1):
             return call("neg", other)
     return None
 
@@ -120,9 +127,9 @@ def _div_exact(a: Any, b: Any) -> Any:
 
 def _div_simplify(args: tuple[Expr, ...]) -> Expr | None:
     a, b = args
-    if _is_num(b, 1):
+    if _is_exact(b, 1):
         return a
-    if isinstance(b, Num) and b.value == -1:
+    if _is_exact(b, -1):
         return call("neg", a)
     return None
 
@@ -195,11 +202,11 @@ def _pow_exact(a: Any, b: Any) -> Any:
 
 def _pow_simplify(args: tuple[Expr, ...]) -> Expr | None:
     a, b = args
-    if not isinstance(b, Num):
+    if not isinstance(b, Num) or not b.is_exact:
         return None
     v = b.value
     if v == 0:
-        return Num(1) if not isinstance(v, float) else Num(1.0)
+        return Num(1)
     if v == 1:
         return a
     if v == 2:
@@ -212,10 +219,13 @@ def _pow_simplify(args: tuple[Expr, ...]) -> Expr | None:
 
 
 def natural_exponent(b: Expr) -> int | None:
-    """The exponent as a natural number >= 3 when it is one (exact or float), else None."""
+    """The exponent as a natural number when it is one (exact, or a float such as 2.0), else None.
+
+    (Exact 0, 1 and 2 never get here: ``pow`` simplifies them away; floats do.)
+    """
     if isinstance(b, Num):
         v = b.value
-        if (isinstance(v, int) or (isinstance(v, float) and v.is_integer())) and 3 <= v <= 2**31:
+        if (isinstance(v, int) or (isinstance(v, float) and v.is_integer())) and 0 <= v <= 2**31:
             return int(v)
     return None
 

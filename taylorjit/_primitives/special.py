@@ -87,7 +87,7 @@ def _kepE_rule(A, k, E, s, aux):
 
 def _kepE_simplify(args: tuple[Expr, ...]) -> Expr | None:
     ecc, M = args
-    if isinstance(ecc, Num) and ecc.value == 0:  # heyoka#185: kepE(0, M) is M
+    if isinstance(ecc, Num) and ecc.is_exact and ecc.value == 0:  # heyoka#185: kepE(0, M) is M
         return M
     return None
 

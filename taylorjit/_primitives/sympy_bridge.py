@@ -41,10 +41,18 @@ def _sympy_kepE() -> Any:
 
         @classmethod
         def eval(cls, e: Any, M: Any) -> Any:
-            if e == 0:
+            # The same folding as taylorjit's table: exact zero eccentricity gives M, a zero
+            # anomaly gives 0 inside the domain, and floats evaluate numerically.
+            if e is sympy.S.Zero:
                 return M
-            if M == 0:
-                return sympy.Integer(0)
+            if e.is_Number and M.is_Number:
+                if e.is_Float or M.is_Float:
+                    from .special import kepler_eccentric_anomaly
+
+                    value = kepler_eccentric_anomaly(float(e), float(M))
+                    return sympy.nan if value != value else sympy.Float(value)
+                if M is sympy.S.Zero and 0 <= e < 1:
+                    return sympy.Integer(0)
             return None
 
     return kepE
@@ -121,7 +129,7 @@ def to_sympy(e: Any) -> Any:
 # NOTE: a taylorjit sum of n terms is a chain of n-1 binary adds; rebuilding it with sympy's
 # binary + re-sorts the sum at every step (quadratic, and minutes for a few thousand terms).
 # Chains are flattened into one n-ary Add (or Mul) instead.
-_CHAINS = {"add": "sum", "sub": "sum", "mul": "product"}
+_CHAINS = {"add": "sum", "sub": "sum", "mul": "product", "div": "product"}
 
 
 def _chain_interiors(nodes: list[Expr]) -> set[int]:
@@ -142,17 +150,21 @@ def _chain_interiors(nodes: list[Expr]) -> set[int]:
 def _flatten_chain(node: Call, inner: set[int], out: dict[int, Any]) -> Any:
     import sympy
 
+    # ``flip`` is a negation inside sums and an inversion inside products (x/y is x * y**-1,
+    # which is also sympy's own form: Mul(2, x + 1) would be expanded, Mul(2, x + 1, 1/y) not).
     terms: list[Any] = []
     stack: list[tuple[Expr, bool]] = [(node, False)]
     while stack:
-        item, negate = stack.pop()
+        item, flip = stack.pop()
         if id(item) in inner or item is node:
             assert isinstance(item, Call)
             a, b = item.args
-            stack.append((b, negate != (item.name == "sub")))
-            stack.append((a, negate))
+            stack.append((b, flip != (item.name in ("sub", "div"))))
+            stack.append((a, flip))
+        elif _CHAINS[node.name] == "sum":
+            terms.append(-out[id(item)] if flip else out[id(item)])
         else:
-            terms.append(-out[id(item)] if negate else out[id(item)])
+            terms.append(sympy.Pow(out[id(item)], -1) if flip else out[id(item)])
     return sympy.Add(*terms) if _CHAINS[node.name] == "sum" else sympy.Mul(*terms)
 
 
@@ -280,8 +292,10 @@ def _sum(node: Any, args: list[Expr], convert: Any) -> Expr:
 
 
 def _negation_of(term: Any) -> Any:
-    """``u`` when ``term`` is ``-u`` in sympy's form (a product with coefficient -1)."""
-    if term.is_Mul and term.args[0] == -1:
+    """``u`` when ``term`` is ``-u`` in sympy's form (a product with exact coefficient -1)."""
+    import sympy
+
+    if term.is_Mul and term.args[0] is sympy.S.NegativeOne:
         return term.func(*term.args[1:])
     return None
 
@@ -290,8 +304,10 @@ def _product(node: Any, args: list[Expr], convert: Any) -> Expr:
     numerator: list[Expr] = []
     denominator: list[Expr] = []
     negate = False
+    import sympy
+
     for factor, converted in zip(node.args, args, strict=True):
-        if factor == -1:
+        if factor is sympy.S.NegativeOne:
             negate = not negate
         elif factor.is_Pow and factor.exp.is_Number and factor.exp.is_negative:
             denominator.append(convert(factor.base ** (-factor.exp)))

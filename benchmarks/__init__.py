@@ -1,0 +1,1 @@
+"""Benchmarks comparing taylorjit with heyoka, numpy and sympy (run ``python -m benchmarks``)."""

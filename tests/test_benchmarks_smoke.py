@@ -1,0 +1,103 @@
+"""Smoke test of the benchmark harness (``benchmarks/``): every case, tiny sizes."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from benchmarks.cases import CASES
+from benchmarks.harness import TAYLORJIT, Options, main, run_case
+
+TOP_KEYS = {
+    "case",
+    "description",
+    "date",
+    "machine",
+    "options",
+    "params",
+    "implementations",
+    "measurements",
+    "medians",
+    "ratios",
+    "accuracy",
+}
+MEASUREMENT_KEYS = {"metric", "impl", "unit", "raw", "median", "min", "label", "note", "error"}
+
+
+def _cfunc_import_error() -> str | None:
+    """None if ``taylorjit.cfunc`` exists, else why not."""
+    try:
+        import taylorjit
+
+        taylorjit.cfunc  # noqa: B018 - the attribute access is the check
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def test_all_cases_quick(tmp_path):
+    options = Options(
+        quick=True,
+        npoints=64,
+        repeat=2,
+        compile_repeat=1,
+        min_time=0.0,
+        mp_points=4,
+        results_dir=tmp_path,
+        echo=False,
+    )
+    docs = {}
+    for name in CASES:
+        doc = run_case(name, options)
+        path = tmp_path / f"{name}.json"
+        assert path.is_file()
+        on_disk = json.loads(path.read_text(encoding="utf-8"))
+        assert on_disk["case"] == name
+        assert TOP_KEYS <= set(on_disk)
+        assert {"cpu", "nproc", "python", "versions"} <= set(on_disk["machine"])
+        assert {"numpy", "llvmlite"} <= set(on_disk["machine"]["versions"])
+        assert on_disk["params"]["npoints"] == 64
+        for m in on_disk["measurements"]:
+            assert MEASUREMENT_KEYS <= set(m)
+            assert m["error"] or (m["raw"] and m["median"] is not None)
+        # numpy is always there: its throughput and mpmath check must have run
+        assert doc["medians"]["throughput"]["numpy"] > 0
+        assert doc["accuracy"]["numpy"]["err_mpmath"] < 1e-12
+        docs[name] = on_disk
+
+    reason = _cfunc_import_error()
+    if reason is not None:
+        pytest.skip(f"taylorjit.cfunc unavailable: {reason}")
+
+    for name, doc in docs.items():
+        status = next(s for s in doc["implementations"] if s["name"] == TAYLORJIT)
+        assert status["available"], (name, status)
+        errors = {
+            m["metric"]: m["error"]
+            for m in doc["measurements"]
+            if m["impl"] == TAYLORJIT and m["error"]
+        }
+        assert not errors, (name, errors)
+        timings = [
+            m for m in doc["measurements"] if m["impl"] == TAYLORJIT and m["unit"] != "rel"
+        ]
+        assert timings, name
+        assert all(m["median"] > 0 for m in timings), (name, timings)
+        acc = doc["accuracy"].get(TAYLORJIT, {})
+        assert acc, (name, "taylorjit reports no accuracy metric")
+        for metric, value in acc.items():
+            assert math.isfinite(value) and value < 1e-12, (name, metric, acc)
+        if name.startswith("cfunc_"):
+            assert {"err_numpy", "err_mpmath"} <= set(acc), (name, acc)
+            if "heyoka" in doc["medians"].get("throughput", {}):
+                assert doc["ratios"]["throughput"]["heyoka"] > 0
+
+
+def test_cli_list_and_unknown(capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    for name in CASES:
+        assert name in out
+    assert main(["no_such_case"]) == 2
