@@ -55,6 +55,7 @@ from .harness import (
 )
 from .problems import (
     NBODY6,
+    NBODY20,
     RANDOM_EXPR,
     Namespace,
     Problem,
@@ -656,6 +657,11 @@ def cfunc_nbody6(options: Options) -> CaseResult:
     return run_cfunc_case("cfunc_nbody6", NBODY6, options)
 
 
+def cfunc_nbody20(options: Options) -> CaseResult:
+    """20-body accelerations (60 inputs -> 60 outputs): a large kernel (~4000 operations)."""
+    return run_cfunc_case("cfunc_nbody20", NBODY20, options)
+
+
 def cfunc_random_expr(options: Options) -> CaseResult:
     """Seeded random 30-node expression of x, y, z: compile time, ns/point, accuracy."""
     return run_cfunc_case("cfunc_random_expr", RANDOM_EXPR, options)
@@ -664,5 +670,6 @@ def cfunc_random_expr(options: Options) -> CaseResult:
 #: Registry of the cases: name -> function(options) -> CaseResult.
 CASES: dict[str, Callable[[Options], CaseResult]] = {
     "cfunc_nbody6": cfunc_nbody6,
+    "cfunc_nbody20": cfunc_nbody20,
     "cfunc_random_expr": cfunc_random_expr,
 }

@@ -381,6 +381,28 @@ NBODY6 = Problem(
 )
 
 
+NBODY20_MASSES: tuple[float, ...] = tuple(1.0 / (i + 1) for i in range(20))
+
+
+def _sample_nbody20(npoints: int, seed: int) -> np.ndarray:
+    """Twenty bodies at independent uniform positions in the cube [-10, 10]^3."""
+    return np.random.default_rng(seed).uniform(-10.0, 10.0, size=(60, npoints))
+
+
+NBODY20 = Problem(
+    name="nbody20",
+    description="accelerations of a 20-body problem (masses 1/(i+1), G = 1)",
+    var_names=tuple(f"{c}{i}" for i in range(20) for c in "xyz"),
+    generator=lambda ns, v: nbody_accelerations(ns, v, NBODY20_MASSES),
+    sampler=_sample_nbody20,
+    info={
+        "masses": list(NBODY20_MASSES),
+        "formula": "a_i = sum_j m_j (r_j - r_i) / (r2 * sqrt(r2)), r2 = |r_j - r_i|^2",
+        "inputs": "x0, y0, z0, ..., x19, y19, z19",
+    },
+)
+
+
 # --- random expression ------------------------------------------------------
 
 _UNARY = ("sin", "cos", "exp")
