@@ -174,6 +174,22 @@ def test_widths_tails_and_threads_agree_bitwise():
         np.testing.assert_array_equal(cf(pts[:, 7]), full[:, 7])  # scalar call
 
 
+def test_segmented_kernels_agree_bitwise(monkeypatch):
+    """Large kernels are cut into segments sharing values through a scratch buffer."""
+    from taylorjit._jit import cfunc as cfunc_module
+
+    shared = tj.sin(x * y) + tj.exp(z)
+    f = [shared * x, tj.kepE(0.3, shared) - y, x, 2.5, shared, shared / (1 + tj.square(y)),
+         tj.pow(shared, 1.5) * tj.par[0] + tj.time]
+    pts = np.random.default_rng(9).uniform(0.1, 1, (3, 101))
+    whole = tj.cfunc(f, vars=[x, y, z])(pts, pars=[2.0], time=0.5)
+    for size in (1, 2, 5):
+        monkeypatch.setattr(cfunc_module, "_SEGMENT_CALLS", size)
+        cf = tj.cfunc(f, vars=[x, y, z])
+        assert cf.llvm_ir.count("noinline") > 2  # really segmented
+        np.testing.assert_array_equal(cf(pts, pars=[2.0], time=0.5), whole)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_expressions_match_numpy(data):
