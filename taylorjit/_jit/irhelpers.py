@@ -1,13 +1,13 @@
-"""Small IR-building helpers over ``llvmlite.ir.IRBuilder``: loops, splats, intrinsics, lanes.
+"""Small IR-building helpers over ``llvmlite.ir.IRBuilder``: types, constants, intrinsics, lanes.
 
-Code generators use these instead of raw block plumbing. Everything here works for scalar
-``double`` and for ``<W x double>`` vectors alike, so scalar code is batch code with width 1.
+Used by the lowerings built with llvmlite (runtime library, helpers); kernels themselves are
+written as text (``textir``). Everything here works for scalar ``double`` and for
+``<W x double>`` vectors alike, so scalar code is batch code with width 1.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from llvmlite import ir
 
@@ -31,15 +31,6 @@ def constant(t: ir.Type, value: float) -> ir.Constant:
     if isinstance(t, ir.VectorType):
         return ir.Constant(t, [ir.Constant(t.element, value)] * t.count)
     return ir.Constant(t, value)
-
-
-def splat(builder: ir.IRBuilder, scalar: ir.Value, t: ir.Type) -> ir.Value:
-    """Broadcast a scalar double to every lane of ``t`` (identity for scalar ``t``)."""
-    if not isinstance(t, ir.VectorType):
-        return scalar
-    one = builder.insert_element(ir.Constant(t, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
-    mask = ir.Constant(ir.VectorType(ir.IntType(32), t.count), [0] * t.count)
-    return builder.shuffle_vector(one, ir.Constant(t, ir.Undefined), mask)
 
 
 def intrinsic(module: ir.Module, base: str, t: ir.Type, nargs: int = 1) -> ir.Function:
@@ -67,30 +58,6 @@ def per_lane(builder: ir.IRBuilder, fn: ir.Function, args: list[ir.Value]) -> ir
         value = builder.call(fn, [builder.extract_element(a, idx) for a in args])
         out = builder.insert_element(out, value, idx)
     return out
-
-
-@contextmanager
-def for_range(builder: ir.IRBuilder, start: ir.Value, stop: ir.Value, step: int = 1,
-              name: str = "i") -> Iterator[ir.Value]:
-    """``for i in range(start, stop, step)`` (``step > 0``); yields the loop index.
-
-    The body is emitted inside the ``with`` block; afterwards the builder sits after the loop.
-    """
-    pre = builder.block
-    cond_bb = builder.append_basic_block(f"{name}.cond")
-    body_bb = builder.append_basic_block(f"{name}.body")
-    end_bb = builder.append_basic_block(f"{name}.end")
-    builder.branch(cond_bb)
-    builder.position_at_end(cond_bb)
-    index = builder.phi(start.type, name=name)
-    index.add_incoming(start, pre)
-    builder.cbranch(builder.icmp_signed("<", index, stop), body_bb, end_bb)
-    builder.position_at_end(body_bb)
-    yield index
-    nxt = builder.add(index, ir.Constant(start.type, step))
-    index.add_incoming(nxt, builder.block)
-    builder.branch(cond_bb)
-    builder.position_at_end(end_bb)
 
 
 def define_function(module: ir.Module, name: str, ret: ir.Type, args: list[ir.Type],
