@@ -56,6 +56,7 @@ def expand(
     order: int,
     leaves: Callable[[Expr], Sequence[Any]],
     algebra: Algebra | None = None,
+    program: tuple[list[Expr], dict[int, Any]] | None = None,
 ) -> list[list[Any]]:
     """Taylor coefficients of orders ``0..order`` of each root.
 
@@ -70,9 +71,11 @@ def expand(
         time node; numbers are handled here.
     algebra
         Where the coefficients live (default: floats / numpy arrays).
+    program
+        ``taylor_program(roots)``, when the caller caches it.
     """
     A = algebra if algebra is not None else FloatAlgebra()
-    nodes, forms = taylor_program(roots)
+    nodes, forms = taylor_program(roots) if program is None else program
     series: dict[int, list[Any]] = {}
     for node in nodes:
         if isinstance(node, Num):

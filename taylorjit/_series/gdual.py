@@ -1,0 +1,494 @@
+"""Generalized dual numbers: truncated multivariate Taylor polynomials (pyaudi's gdual).
+
+A gdual holds every Taylor coefficient up to its truncation order of a quantity computed from
+some expansion variables ``x, y, ...``; its symbols are the deviations ``dx, dy, ...``. Running
+ordinary Python code on gduals gives every derivative of the result up to that order.
+
+Every function reaches gduals through the primitive table: the univariate recurrences, applied
+to homogeneous blocks (``algebra.BlockAlgebra``), so there is no second implementation.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .._expr import Call, Expr, Num, Var, call
+from .._primitives.series import expand
+from .._primitives.table import taylor_program
+from .algebra import BlockAlgebra
+from .monomials import basis, embedding
+
+__all__ = ["gdual", "derivatives"]
+
+_ARG_VARS = (Var("_gdual_a"), Var("_gdual_b"))
+
+
+def _check_order(order: Any) -> int:
+    if isinstance(order, bool) or not isinstance(order, numbers.Integral):
+        raise TypeError(f"the truncation order must be an integer, got {order!r}")
+    if order < 0:
+        raise ValueError(f"the truncation order must be non-negative, got {order}")
+    return int(order)
+
+
+def _as_values(x0: Any) -> np.ndarray:
+    """A float or a 1-D float array of expansion points (vectorized gduals)."""
+    arr = np.asarray(x0)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"a gdual's value must be real numbers, got {arr.dtype}")
+    if arr.ndim > 1:
+        raise ValueError(f"a vectorized gdual takes a 1-D array of points, got shape {arr.shape}")
+    if arr.ndim == 1 and arr.size == 0:
+        raise ValueError("a vectorized gdual needs at least one point")
+    return arr.astype(float)
+
+
+class gdual:  # noqa: N801 - pyaudi's name
+    """A truncated multivariate Taylor polynomial: ``gdual(x0, "x", order)`` or ``gdual(c)``.
+
+    ``gdual(x0, "x", order)`` is the variable ``x`` expanded at ``x0`` (its symbol is ``"dx"``);
+    ``gdual(c)`` is an exact constant. ``x0`` (or ``c``) may be a 1-D numpy array: the gdual then
+    carries the expansions at all those points at once (pyaudi's ``gdual_vdouble``).
+
+    When gduals over different symbols meet, their symbol sets merge. When gduals of different
+    truncation orders meet, the result has the **smaller** order: only those terms are known.
+    (pyaudi takes the larger order and fills it with terms it does not know: silently wrong
+    high-order coefficients.) Values outside a function's domain follow numpy: ``log`` of a
+    negative constant term gives nan coefficients, not an exception.
+    """
+
+    __slots__ = ("_c", "_symbols", "_order")
+
+    def __init__(self, x0: Any, symbol: str | None = None, order: int | None = None) -> None:
+        values = _as_values(x0)
+        if symbol is None:
+            if order is not None:
+                raise ValueError("a constant gdual takes no order: use gdual(c), or "
+                                 "gdual(x0, 'x', order) for a variable")
+            self._set(values[None, ...].copy(), (), None)
+            return
+        if not isinstance(symbol, str) or not symbol:
+            raise TypeError(f"the symbol must be a non-empty string, got {symbol!r}")
+        order = _check_order(order if order is not None else 1)
+        c = np.zeros((basis(1, order).ncoef, *values.shape))
+        c[0] = values
+        if order >= 1:
+            c[1] = 1.0
+        self._set(c, ("d" + symbol,), order)
+
+    def _set(self, c: np.ndarray, symbols: tuple[str, ...], order: int | None) -> None:
+        self._c, self._symbols, self._order = c, symbols, order
+
+    @classmethod
+    def _make(cls, c: np.ndarray, symbols: tuple[str, ...], order: int | None) -> gdual:
+        g = object.__new__(cls)
+        g._set(c, symbols, order)
+        return g
+
+    # --- structure ------------------------------------------------------------------------
+    @property
+    def order(self) -> int:
+        """The truncation order (0 for an exact constant)."""
+        return 0 if self._order is None else self._order
+
+    @property
+    def symbol_set(self) -> list[str]:
+        """The deviation symbols, sorted: ``["dx", "dy"]``."""
+        return list(self._symbols)
+
+    @property
+    def constant_cf(self) -> Any:
+        """The constant term (a float, or an array for a vectorized gdual)."""
+        return self._scalar(self._c[0])
+
+    @property
+    def degree(self) -> int:
+        """The highest degree with a nonzero coefficient."""
+        b = self._basis()
+        for d in range(self.order, 0, -1):
+            if np.any(self._c[b.block(d)]):
+                return d
+        return 0
+
+    @property
+    def is_vectorized(self) -> bool:
+        """Whether the gdual holds expansions at several points."""
+        return self._c.ndim == 2
+
+    def _basis(self) -> Any:
+        return basis(len(self._symbols), self.order)
+
+    @staticmethod
+    def _scalar(v: Any) -> Any:
+        return float(v) if np.ndim(v) == 0 else v.copy()
+
+    # --- aligning two operands ------------------------------------------------------------------
+    def _embed(self, symbols: tuple[str, ...], order: int | None, npoints: int | None) -> np.ndarray:
+        """Coefficients in the basis of ``symbols`` truncated to ``order``."""
+        c = self._c
+        if order is None:
+            return c
+        if self._order is None:  # a constant
+            out = np.zeros((basis(len(symbols), order).ncoef, *c.shape[1:]))
+            out[0] = c[0]
+        else:
+            c = c[: basis(len(self._symbols), order).ncoef]  # truncation: a prefix, by degree
+            if symbols != self._symbols:
+                out = np.zeros((basis(len(symbols), order).ncoef, *c.shape[1:]))
+                out[embedding(self._symbols, symbols, order)] = c
+            else:
+                out = c
+        if npoints is not None and out.ndim == 1:
+            out = np.repeat(out[:, None], npoints, axis=1)
+        return out
+
+    @staticmethod
+    def _align(items: Sequence[gdual]) -> tuple[list[np.ndarray], tuple[str, ...], int | None]:
+        orders = [g._order for g in items if g._order is not None]
+        order = min(orders) if orders else None
+        symbols = tuple(sorted(set().union(*(g._symbols for g in items))))
+        sizes = {g._c.shape[1] for g in items if g._c.ndim == 2}
+        if len(sizes) > 1:
+            raise ValueError(f"vectorized gduals with different numbers of points meet: {sorted(sizes)}")
+        npoints = sizes.pop() if sizes else None
+        return [g._embed(symbols, order, npoints) for g in items], symbols, order
+
+    # --- arithmetic -----------------------------------------------------------------------------
+    def __add__(self, other: Any) -> gdual:
+        if isinstance(other, gdual):
+            (a, b), symbols, order = self._align([self, other])
+            return gdual._make(a + b, symbols, order)
+        if isinstance(other, Expr):
+            return NotImplemented
+        c = self._c.copy()
+        c[0] = c[0] + _as_values(other)
+        return gdual._make(c, self._symbols, self._order)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> gdual:
+        return gdual._make(-self._c, self._symbols, self._order)
+
+    def __pos__(self) -> gdual:
+        return self
+
+    def __sub__(self, other: Any) -> gdual:
+        return self + (-other)
+
+    def __rsub__(self, other: Any) -> gdual:
+        return (-self) + other
+
+    def __mul__(self, other: Any) -> gdual:
+        if isinstance(other, gdual):
+            (a, b), symbols, order = self._align([self, other])
+            return gdual._make(_product(a, b, len(symbols), order), symbols, order)
+        if isinstance(other, Expr):
+            return NotImplemented
+        return gdual._make(self._c * _as_values(other), self._symbols, self._order)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> gdual:
+        if isinstance(other, gdual):
+            return _apply("div", (self, other))
+        if isinstance(other, Expr):
+            return NotImplemented
+        return gdual._make(self._c / _as_values(other), self._symbols, self._order)
+
+    def __rtruediv__(self, other: Any) -> gdual:
+        return _apply("div", (other, self))
+
+    def __pow__(self, other: Any) -> gdual:
+        if isinstance(other, numbers.Integral) and not isinstance(other, bool) and 0 < other <= 32:
+            result = self  # repeated products: g**3 == g*g*g exactly, as in audi
+            for _ in range(int(other) - 1):
+                result = result * self
+            return result
+        return _apply("pow", (self, other))
+
+    def __rpow__(self, other: Any) -> gdual:
+        return _apply("pow", (other, self))
+
+    # --- comparisons (pyaudi's semantics) -------------------------------------------------------
+    def __lt__(self, other: Any) -> Any:
+        return self.constant_cf < (other.constant_cf if isinstance(other, gdual) else other)
+
+    def __gt__(self, other: Any) -> Any:
+        return self.constant_cf > (other.constant_cf if isinstance(other, gdual) else other)
+
+    def __eq__(self, other: object) -> bool:
+        """All coefficients equal (after merging symbols and truncating to the smaller order)."""
+        if not isinstance(other, gdual):
+            if isinstance(other, numbers.Real):
+                other = gdual(float(other))
+            else:
+                return NotImplemented
+        (a, b), _, _ = self._align([self, other])
+        return bool(np.array_equal(a, b))
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = None  # type: ignore[assignment]  (mutable-value semantics, as floats in arrays)
+
+    # --- functions: through the primitive table ---------------------------------------------------
+    @classmethod
+    def __taylorjit_apply__(cls, prim: Any, args: Sequence[Any]) -> gdual:
+        return _apply(prim.name, tuple(args))
+
+    def __reduce__(self) -> tuple:
+        return (gdual._make, (self._c, self._symbols, self._order))
+
+    # --- coefficients and derivatives -------------------------------------------------------------
+    def _exponents(self, exponents: Mapping[str, int] | Sequence[int]) -> tuple[int, ...] | None:
+        """Exponents in symbol-set order; None if the monomial involves a foreign symbol."""
+        if isinstance(exponents, Mapping):
+            full = [0] * len(self._symbols)
+            for sym, e in exponents.items():
+                e = int(e)
+                if e < 0:
+                    raise ValueError(f"negative exponent {e} for {sym!r}")
+                if sym not in self._symbols:
+                    if e:
+                        return None
+                    continue
+                full[self._symbols.index(sym)] = e
+            result = tuple(full)
+        else:
+            result = tuple(int(e) for e in exponents)
+            if len(result) != len(self._symbols):
+                raise ValueError(f"expected {len(self._symbols)} exponents (one per symbol of "
+                                 f"{self.symbol_set}), got {len(result)}")
+            if any(e < 0 for e in result):
+                raise ValueError(f"negative exponent in {list(result)}")
+        if sum(result) > self.order:
+            raise ValueError(f"the derivative order {sum(result)} exceeds the truncation order "
+                             f"{self.order} of this gdual")
+        return result
+
+    def find_cf(self, exponents: Mapping[str, int] | Sequence[int]) -> Any:
+        """The Taylor coefficient of the monomial with these exponents (0 for foreign symbols)."""
+        key = self._exponents(exponents)
+        if key is None:
+            return self._scalar(np.zeros_like(self._c[0]))
+        return self._scalar(self._c[self._basis().index[key]])
+
+    def get_derivative(self, exponents: Mapping[str, int] | Sequence[int]) -> Any:
+        """The mixed derivative ``d^|n| f / dx^n1 dy^n2 ...`` at the expansion point.
+
+        ``exponents`` is ``{"dx": 2, "dy": 1}`` or a list in ``symbol_set`` order. A symbol the
+        gdual does not depend on gives 0 (as in pyaudi); orders above the truncation order raise
+        ValueError.
+        """
+        key = self._exponents(exponents)
+        if key is None:
+            return self._scalar(np.zeros_like(self._c[0]))
+        b = self._basis()
+        i = b.index[key]
+        return self._scalar(self._c[i] * b.factorials[i])
+
+    def derivatives(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every derivative at once: ``(multi_indices, values)``.
+
+        ``multi_indices`` has shape ``(ncoef, nvars)`` (exponents in ``symbol_set`` order, by
+        degree); ``values[i]`` is the derivative for ``multi_indices[i]`` (coefficient times
+        factorials); for vectorized gduals, one row of values per multi-index.
+        """
+        b = self._basis()
+        f = b.factorials if self._c.ndim == 1 else b.factorials[:, None]
+        return b.exponents.copy(), self._c * f
+
+    def _index_map(self, sym: str, shift: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Monomials m with m[sym] + shift >= 0 and degree + shift <= order: (src, dst, e)."""
+        b = self._basis()
+        s = self._symbol_index(sym)
+        src, dst, power = [], [], []
+        for i, row in enumerate(b.exponents.tolist()):
+            if row[s] + shift < 0 or sum(row) + shift > self.order:
+                continue
+            target = list(row)
+            target[s] += shift
+            src.append(i)
+            dst.append(b.index[tuple(target)])
+            power.append(row[s])
+        return np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64), np.array(power, float)
+
+    def _symbol_index(self, sym: str) -> int:
+        if sym in self._symbols:
+            return self._symbols.index(sym)
+        if "d" + sym in self._symbols:
+            return self._symbols.index("d" + sym)
+        raise ValueError(f"{sym!r} is not a symbol of this gdual (symbols: {self.symbol_set})")
+
+    def partial(self, sym: str) -> gdual:
+        """The partial derivative w.r.t. ``sym`` (``"dx"`` or ``"x"``), same truncation order."""
+        if sym not in self._symbols and "d" + sym not in self._symbols:
+            return gdual._make(np.zeros_like(self._c), self._symbols, self._order)
+        src, dst, power = self._index_map(sym, -1)
+        out = np.zeros_like(self._c)
+        out[dst] = self._c[src] * (power if self._c.ndim == 1 else power[:, None])
+        return gdual._make(out, self._symbols, self._order)
+
+    def integrate(self, sym: str) -> gdual:
+        """The antiderivative w.r.t. ``sym`` with zero constant (terms beyond the order drop)."""
+        src, dst, power = self._index_map(sym, +1)
+        out = np.zeros_like(self._c)
+        out[dst] = self._c[src] / ((power + 1) if self._c.ndim == 1 else (power + 1)[:, None])
+        return gdual._make(out, self._symbols, self._order)
+
+    def evaluate(self, values: Mapping[str, Any]) -> Any:
+        """The polynomial's value at the deviations ``{"dx": 0.1, "dy": -0.2}`` (others 0)."""
+        b = self._basis()
+        dev = np.zeros(len(self._symbols), dtype=object)
+        for sym, v in values.items():
+            dev[self._symbol_index(sym)] = np.asarray(v, dtype=float)
+        terms = np.ones(b.ncoef, dtype=object)
+        for s in range(len(self._symbols)):
+            terms = terms * np.array([dev[s] ** int(e) for e in b.exponents[:, s]], dtype=object)
+        total = sum(self._c[i] * terms[i] for i in range(b.ncoef))
+        return self._scalar(np.asarray(total, dtype=float))
+
+    def trim(self, eps: float) -> gdual:
+        """A copy with the coefficients of magnitude below ``eps`` set to zero."""
+        c = self._c.copy()
+        c[np.abs(c) < eps] = 0.0
+        return gdual._make(c, self._symbols, self._order)
+
+    def extract_terms(self, degree: int) -> gdual:
+        """The homogeneous part of the given degree."""
+        if not 0 <= degree <= self.order:
+            raise ValueError(f"degree {degree} outside 0..{self.order}")
+        out = np.zeros_like(self._c)
+        block = self._basis().block(degree)
+        out[block] = self._c[block]
+        return gdual._make(out, self._symbols, self._order)
+
+    # --- printing and numpy's object-array protocol -----------------------------------------------
+    def __str__(self) -> str:
+        b = self._basis()
+        terms = []
+        for i in range(b.ncoef):
+            cf = self._c[i]
+            if not np.any(cf):
+                continue
+            mono = "*".join(s if e == 1 else f"{s}**{e}"
+                            for s, e in zip(self._symbols, b.exponents[i].tolist(), strict=True)
+                            if e)
+            value = repr(float(cf)) if np.ndim(cf) == 0 else np.array2string(cf, precision=6)
+            terms.append(value if not mono else f"{value}*{mono}")
+        return " + ".join(terms) if terms else "0"
+
+    def __repr__(self) -> str:
+        return f"gdual({self}, order={self.order}, symbols={self.symbol_set})"
+
+
+def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None) -> np.ndarray:
+    """Truncated product of two aligned flat coefficient arrays (degree by degree)."""
+    if order is None:
+        return a * b
+    bs = basis(nvars, order)
+    A = BlockAlgebra(bs)
+    blocks_a = [a[bs.block(d)] for d in range(order + 1)]
+    blocks_b = [b[bs.block(d)] for d in range(order + 1)]
+    nonzero_a = [bool(np.any(x)) for x in blocks_a]
+    nonzero_b = [bool(np.any(x)) for x in blocks_b]
+    out = np.zeros(np.broadcast_shapes(a.shape, b.shape))
+    for k in range(order + 1):
+        total: Any = 0.0
+        for j in range(k + 1):
+            if nonzero_a[j] and nonzero_b[k - j]:
+                total = total + A.mul(blocks_a[j], blocks_b[k - j])
+        out[bs.block(k)] = total
+    return out
+
+
+@lru_cache(maxsize=512)
+def _program(root: Expr) -> tuple[list[Expr], dict[int, Any]]:
+    return taylor_program([root])
+
+
+def _apply(name: str, args: tuple[Any, ...]) -> gdual:
+    """A primitive of the table applied to gduals and numbers, by its recurrence."""
+    gduals = [a for a in args if isinstance(a, gdual)]
+    coeffs, symbols, order = gdual._align(gduals)
+    leaves: dict[int, np.ndarray] = {}
+    operands: list[Expr] = []
+    it = iter(coeffs)
+    for slot, a in zip(_ARG_VARS, args, strict=False):
+        if isinstance(a, gdual):
+            operands.append(slot)
+            leaves[id(slot)] = next(it)
+        else:
+            try:
+                operands.append(Num(float(a)))
+            except TypeError:
+                raise TypeError(f"{name}() of a gdual and an object of type "
+                                f"{type(a).__name__}") from None
+    root = call(name, *operands)
+    if not isinstance(root, Call):  # folded away (e.g. pow(g, 1)): evaluate the expression
+        return _evaluate_simplified(root, leaves, symbols, order, coeffs)
+    eff_order = 0 if order is None else order
+    bs = basis(len(symbols), eff_order)
+    blocks = {k: [c[bs.block(d)] for d in range(eff_order + 1)] for k, c in leaves.items()}
+    with np.errstate(all="ignore"):  # out-of-domain values become nan, as in numpy
+        (series,) = expand([root], eff_order, lambda v: blocks[id(v)], BlockAlgebra(bs),
+                           program=_program(root))
+    out = np.zeros((bs.ncoef, *coeffs[0].shape[1:]))
+    for d, block in enumerate(series):
+        out[bs.block(d)] = block
+    return gdual._make(out, symbols, order)
+
+
+def _evaluate_simplified(root: Expr, leaves: dict[int, np.ndarray], symbols: tuple[str, ...],
+                         order: int | None, coeffs: list[np.ndarray]) -> gdual:
+    if isinstance(root, Num):
+        shape = coeffs[0].shape[1:]
+        c = np.zeros((basis(len(symbols), order or 0).ncoef, *shape))
+        c[0] = float(root.value)
+        return gdual._make(c, symbols, order)
+    return gdual._make(leaves[id(root)].copy(), symbols, order)
+
+
+def _add_numpy_methods() -> None:
+    """Methods named after numpy's ufuncs, so ``np.sin(g)`` and object arrays of gduals work."""
+    names = {"sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos",
+             "arctan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
+             "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "exp": "exp",
+             "log": "log", "sqrt": "sqrt", "square": "square"}
+    for method, prim in names.items():
+        def unary(self: gdual, _prim: str = prim) -> gdual:
+            return _apply(_prim, (self,))
+        unary.__name__ = method
+        unary.__doc__ = f"``{prim}`` of the gdual (also reached by ``numpy.{method}``)."
+        setattr(gdual, method, unary)
+
+    def arctan2(self: gdual, other: Any) -> gdual:
+        """``atan2(self, other)`` (also reached by ``numpy.arctan2``)."""
+        return _apply("atan2", (self, other))
+
+    gdual.arctan2 = arctan2  # type: ignore[attr-defined]
+
+
+_add_numpy_methods()
+
+
+def derivatives(f: Callable[..., Any], point: Sequence[float], order: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """All derivatives of ``f(x0, x1, ...)`` up to ``order`` at ``point``.
+
+    ``f`` is ordinary Python code (loops, recursion, numpy calls); it is run once on gduals.
+    Returns ``(multi_indices, values)`` as :meth:`gdual.derivatives`, in the variables
+    ``x0, x1, ...`` (symbols ``dx0, dx1, ...``).
+    """
+    order = _check_order(order)
+    args = [gdual(v, f"x{i}", order) for i, v in enumerate(point)]
+    result = f(*args)
+    if not isinstance(result, gdual):  # f did not depend on its arguments
+        result = sum((0 * a for a in args), gdual(float(result)))
+    return result.derivatives()

@@ -1,0 +1,96 @@
+"""Monomial bases of truncated multivariate series, built once per (nvars, order) and cached.
+
+Coefficients are stored densely, grouped by homogeneous degree (degree 0, then 1, ...); within a
+degree, monomials come in descending lexicographic order of their exponents
+(``dx**2, dx*dy, dy**2``), the order ``diff_tensors`` uses. A product of a degree-i block by a
+degree-j block lands in the degree-(i+j) block; the tables here say where.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from itertools import combinations_with_replacement
+from math import comb, factorial
+
+import numpy as np
+
+__all__ = ["Basis", "basis", "embedding"]
+
+
+class Basis:
+    """The monomials of degree ``<= order`` in ``nvars`` variables.
+
+    Attributes
+    ----------
+    exponents
+        ``(ncoef, nvars)`` int array, one row per monomial.
+    offsets
+        ``offsets[d]:offsets[d + 1]`` is the slice of degree ``d`` (length ``order + 2``).
+    factorials
+        ``prod_i exponents[i]!`` per monomial: a derivative is a coefficient times this.
+    """
+
+    def __init__(self, nvars: int, order: int) -> None:
+        self.nvars = nvars
+        self.order = order
+        rows: list[tuple[int, ...]] = []
+        offsets = [0]
+        for d in range(order + 1):
+            for combo in combinations_with_replacement(range(nvars), d):
+                rows.append(tuple(combo.count(v) for v in range(nvars)))
+            offsets.append(len(rows))
+        self.exponents = np.array(rows, dtype=np.int64).reshape(len(rows), nvars)
+        self.offsets = np.array(offsets, dtype=np.int64)
+        self.ncoef = len(rows)
+        self.index = {row: i for i, row in enumerate(rows)}
+        self.factorials = np.array([np.prod([factorial(e) for e in row]) for row in rows],
+                                   dtype=float)
+        self.block_degree = {int(offsets[d + 1] - offsets[d]): d for d in range(order + 1)}
+        self._pairs: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+
+    def block(self, d: int) -> slice:
+        """The slice of the flat coefficient array holding degree ``d``."""
+        return slice(int(self.offsets[d]), int(self.offsets[d + 1]))
+
+    def block_size(self, d: int) -> int:
+        """Number of monomials of degree exactly ``d``."""
+        return comb(self.nvars + d - 1, d) if self.nvars else int(d == 0)
+
+    def pair_table(self, i: int, j: int) -> tuple[np.ndarray, ...]:
+        """``(P, Q, starts)``: block-local indices with ``x^P[s] * x^Q[s]`` landing on monomial
+        ``r`` of degree ``i + j`` for ``s`` in ``starts[r]:starts[r + 1]`` (every ``r`` occurs)."""
+        key = (i, j)
+        if key not in self._pairs:
+            a = self.exponents[self.block(i)]
+            b = self.exponents[self.block(j)]
+            target = self.exponents[self.block(i + j)]
+            base = self.order + 1  # exponents never exceed the order: a carry-free encoding
+            weights = base ** np.arange(self.nvars, dtype=np.int64)
+            codes = target @ weights
+            sorter = np.argsort(codes)
+            summed = (a @ weights)[:, None] + (b @ weights)[None, :]
+            r = sorter[np.searchsorted(codes, summed.ravel(), sorter=sorter)]
+            p, q = np.divmod(np.arange(a.shape[0] * b.shape[0]), b.shape[0])
+            order = np.argsort(r, kind="stable")
+            starts = np.searchsorted(r[order], np.arange(target.shape[0]))
+            self._pairs[key] = (p[order], q[order], starts)
+        return self._pairs[key]
+
+
+@cache
+def basis(nvars: int, order: int) -> Basis:
+    """The cached basis for ``nvars`` variables up to ``order``."""
+    return Basis(nvars, order)
+
+
+@cache
+def embedding(old: tuple[str, ...], new: tuple[str, ...], order: int) -> np.ndarray:
+    """Flat indices in the basis of ``new`` symbols of the monomials of the ``old`` basis.
+
+    ``old`` must be a subset of ``new``; used when gduals over different symbols meet.
+    """
+    src, dst = basis(len(old), order), basis(len(new), order)
+    columns = [new.index(s) for s in old]
+    full = np.zeros((src.ncoef, len(new)), dtype=np.int64)
+    full[:, columns] = src.exponents
+    return np.array([dst.index[tuple(row)] for row in full.tolist()], dtype=np.int64)
