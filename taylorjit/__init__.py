@@ -42,12 +42,14 @@ from ._primitives.sympy_bridge import from_sympy as from_sympy
 from ._primitives.sympy_bridge import to_sympy as to_sympy
 from ._series.gdual import derivatives as derivatives
 from ._series.gdual import gdual as gdual
+from ._series.gdual import invert_map as invert_map
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Expr", "make_vars", "var", "par", "time", "subs", "get_variables", "get_params",
     "diff", "diff_tensors", "DTens", "from_sympy", "to_sympy", "cfunc", "gdual", "derivatives",
+    "invert_map",
     "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh",
     "acosh", "atanh", "exp", "log", "sqrt", "square", "pow", "erf", "kepE",
 ]

@@ -1,5 +1,5 @@
 """Layer 3: multivariate truncated series (generalized dual numbers)."""
 
-from .gdual import derivatives, gdual
+from .gdual import compose, derivatives, gdual, invert_map
 
-__all__ = ["gdual", "derivatives"]
+__all__ = ["gdual", "derivatives", "invert_map", "compose"]

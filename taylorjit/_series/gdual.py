@@ -23,7 +23,7 @@ from .._primitives.table import taylor_program
 from .algebra import BlockAlgebra
 from .monomials import basis, embedding
 
-__all__ = ["gdual", "derivatives"]
+__all__ = ["gdual", "derivatives", "invert_map", "compose"]
 
 _ARG_VARS = (Var("_gdual_a"), Var("_gdual_b"))
 
@@ -354,6 +354,33 @@ class gdual:  # noqa: N801 - pyaudi's name
         total = sum(self._c[i] * terms[i] for i in range(b.ncoef))
         return self._scalar(np.asarray(total, dtype=float))
 
+    def _split_powers(self, s: int) -> list[gdual]:
+        """``[G_0, G_1, ...]`` with ``self = sum_k sym_s**k * G_k`` (G_k free of symbol s)."""
+        b = self._basis()
+        power = b.exponents[:, s]
+        parts = []
+        for k in range(int(power.max(initial=0)) + 1):
+            rows = np.nonzero(power == k)[0]
+            shifted = b.exponents[rows].copy()
+            shifted[:, s] = 0
+            target = np.array([b.index[tuple(r)] for r in shifted.tolist()], dtype=np.int64)
+            c = np.zeros_like(self._c)
+            c[target] = self._c[rows]
+            parts.append(gdual._make(c, self._symbols, self._order))
+        return parts
+
+    def subs(self, sym: str, value: Any) -> gdual:
+        """Substitute the symbol ``sym`` (``"dx"`` or ``"x"``) by a number or a gdual.
+
+        Horner's scheme in ``sym``: ``sum_k value**k G_k``, truncated to the smaller order.
+        """
+        s = self._symbol_index(sym)
+        parts = self._split_powers(s)
+        result = parts[-1]
+        for part in reversed(parts[:-1]):
+            result = result * value + part
+        return result
+
     def trim(self, eps: float) -> gdual:
         """A copy with the coefficients of magnitude below ``eps`` set to zero."""
         c = self._c.copy()
@@ -386,6 +413,83 @@ class gdual:  # noqa: N801 - pyaudi's name
 
     def __repr__(self) -> str:
         return f"gdual({self}, order={self.order}, symbols={self.symbol_set})"
+
+
+def compose(g: gdual, args: Sequence[gdual | float]) -> gdual:
+    """``g`` with each of its symbols replaced by the matching entry of ``args`` (in
+    ``symbol_set`` order): multivariate Horner's scheme, one symbol at a time."""
+    if len(args) != len(g._symbols):
+        raise ValueError(f"compose() needs {len(g._symbols)} arguments (one per symbol of "
+                         f"{g.symbol_set}), got {len(args)}")
+    if not g._symbols:
+        return g
+    parts = g._split_powers(0)
+    rest = list(args[1:])
+    reduced = [compose(_drop_symbol(p, 0), rest) for p in parts]
+    result = reduced[-1]
+    for part in reversed(reduced[:-1]):
+        result = result * args[0] + part
+    return result
+
+
+def _drop_symbol(g: gdual, s: int) -> gdual:
+    """The same polynomial over the symbols without ``s`` (``g`` must not depend on it)."""
+    b = g._basis()
+    keep = b.exponents[:, s] == 0
+    symbols = g._symbols[:s] + g._symbols[s + 1:]
+    return gdual._make(g._c[keep], symbols, g._order)
+
+
+def invert_map(maps: Sequence[gdual], verbose: bool = False) -> list[gdual]:
+    """The inverse of a map whose linear part is invertible, to the truncation order.
+
+    ``maps`` are n gduals over n symbols, ``y = M(dx)``; constant terms are ignored (the map is
+    taken relative to its expansion point). The inverse is expressed in the same symbols:
+    composing it with the map (either way) gives the identity to the order. Fixed point
+    ``X <- L^-1 (Y - N(X))`` with ``L`` the linear and ``N`` the nonlinear part, one order of
+    accuracy per iteration.
+
+    Raises
+    ------
+    ValueError
+        For a map that is not square, or whose linear part is singular.
+    """
+    maps = [m if isinstance(m, gdual) else gdual(float(m)) for m in maps]
+    coeffs, symbols, order = gdual._align(maps)
+    n = len(maps)
+    if len(symbols) != n:
+        raise ValueError(f"invert_map() needs as many maps as symbols: {n} map(s) over the "
+                         f"symbols {list(symbols)}")
+    if order is None or order < 1:
+        raise ValueError("invert_map() needs maps of truncation order >= 1")
+    if any(c.ndim != 1 for c in coeffs):
+        raise NotImplementedError("invert_map() of vectorized gduals is not supported yet")
+    bs = basis(n, order)
+    linear = np.array([c[bs.block(1)] for c in coeffs])
+    if not np.all(np.isfinite(linear)) or np.linalg.matrix_rank(linear) < n:
+        raise ValueError(f"the linear part of the map is singular:\n{linear}")
+    inverse = np.linalg.inv(linear)
+    nonlinear = []
+    for c in coeffs:
+        c = c.copy()
+        c[:bs.offsets[2]] = 0.0
+        nonlinear.append(gdual._make(c, symbols, order))
+    identity = [gdual._make(_unit(bs, i), symbols, order) for i in range(n)]
+    X = [sum((inverse[i, j] * identity[j] for j in range(n)), gdual(0.0)) for i in range(n)]
+    for it in range(order - 1):
+        residual = [identity[j] - compose(nonlinear[j], X) for j in range(n)]
+        X = [sum((inverse[i, j] * residual[j] for j in range(n)), gdual(0.0)) for i in range(n)]
+        if verbose:
+            print(f"invert_map: iteration {it + 1} of {order - 1}")
+    return X
+
+
+def _unit(bs: Any, i: int) -> np.ndarray:
+    c = np.zeros(bs.ncoef)
+    row = [0] * bs.nvars
+    row[i] = 1
+    c[bs.index[tuple(row)]] = 1.0
+    return c
 
 
 def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None) -> np.ndarray:
