@@ -1,1 +1,1 @@
-"""Layer 4: the LLVM JIT (llvmlite): context and caches, IR helpers, lowering, cfunc."""
+"""Layer 3: the LLVM JIT (llvmlite): context and caches, IR helpers, lowering, cfunc."""

@@ -93,26 +93,27 @@ class JitContext:
             cpu=self.cpu, features=self.features, opt=OPT_LEVEL, codemodel="jitdefault"
         )
 
-    def cache_key(self, source: str, speed_level: int = OPT_LEVEL) -> str:
+    def cache_key(self, source: str, speed_level: int = OPT_LEVEL, vectorize: bool = False) -> str:
         """sha256 of ``source`` (what determines the IR), the code generator's own source, the
         host description, llvmlite's version and the optimisation level."""
         h = hashlib.sha256()
         for part in (source, _generator_fingerprint(), self.triple, self.cpu, self.features,
-                     llvmlite.__version__, str(speed_level)):
+                     llvmlite.__version__, str(speed_level), str(vectorize)):
             h.update(part.encode())
             h.update(b"\0")
         return h.hexdigest()
 
     def compile(self, source: str, build_ir: Callable[[str], str],
-                speed_level: int = OPT_LEVEL) -> CompiledModule:
+                speed_level: int = OPT_LEVEL, vectorize: bool = False) -> CompiledModule:
         """Compiled code for the module that ``build_ir(prefix)`` returns, cached under ``source``.
 
         ``source`` must determine the IR completely (e.g. the expressions' structural key plus
         the generator's options); ``build_ir`` runs only on a cache miss, so a hit costs a hash
         and a load, not an IR generation. The module's exported symbols must start with
-        ``prefix``. ``speed_level`` (0-3) selects the optimisation pipeline.
+        ``prefix``. ``speed_level`` (0-3) selects the optimisation pipeline; ``vectorize`` turns
+        on LLVM's loop vectoriser (for loop kernels written with scalar code).
         """
-        key = self.cache_key(source, speed_level)
+        key = self.cache_key(source, speed_level, vectorize)
         with self._lock:
             hit = self._memory.get(key)
             if hit is not None:
@@ -124,7 +125,7 @@ class JitContext:
                 module = self._load_object(payload, key)
                 self.stats["disk_hits"] += 1
             else:
-                module = self._compile_ir(build_ir(symbol_prefix(key)), key, speed_level)
+                module = self._compile_ir(build_ir(symbol_prefix(key)), key, speed_level, vectorize)
                 self.stats["compiled"] += 1
             self._memory[key] = module
             while len(self._memory) > _MEMORY_CACHE_SIZE:
@@ -136,7 +137,8 @@ class JitContext:
         with self._lock:
             self._memory.clear()
 
-    def _compile_ir(self, ir_text: str, key: str, speed_level: int) -> CompiledModule:
+    def _compile_ir(self, ir_text: str, key: str, speed_level: int,
+                    vectorize: bool = False) -> CompiledModule:
         mod = llvm.parse_assembly(ir_text)
         mod.triple = self.triple
         mod.data_layout = self.data_layout
@@ -144,9 +146,9 @@ class JitContext:
         pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
         # NOTE: our IR is explicitly vectorised straight-line code; the loop and SLP vectorisers
         # and the unroller only cost compile time (-35% on the 6-body accelerations).
-        pto.loop_vectorization = False
+        pto.loop_vectorization = vectorize
         pto.slp_vectorization = False
-        pto.loop_unrolling = False
+        pto.loop_unrolling = vectorize
         pb = llvm.create_pass_builder(self.target_machine, pto)
         pb.getModulePassManager().run(mod, pb)
         engine = llvm.create_mcjit_compiler(mod, self._new_target_machine())

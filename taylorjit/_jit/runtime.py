@@ -84,32 +84,34 @@ def _data_pointer_offset() -> int | None:
 
 
 @cache
-def array_caller() -> Callable[..., None] | None:
-    """``call(kernel_address, out, in, pars, time, begin, end, stride)`` taking numpy arrays.
+def array_caller(narrays: int = 4, nints: int = 3) -> Callable[..., None] | None:
+    """``call(address, *arrays, *ints)``: call a native function with numpy arrays.
 
-    A native trampoline reads each array's data pointer and calls the kernel, so a call costs
-    one ctypes crossing instead of four ``ndarray.ctypes.data`` look-ups (0.8 us each). The
-    GIL is released during the call. None when the array layout could not be verified (callers
-    then pass pointers themselves).
+    The function at ``address`` takes ``narrays`` pointers then ``nints`` i64 values. A native
+    trampoline reads each array's data pointer and makes the call, so a call costs one ctypes
+    crossing instead of one ``ndarray.ctypes.data`` look-up per array (0.8 us each). The GIL is
+    released during the call. The caller guarantees the arrays' dtypes, sizes and contiguity.
+    None when the array layout could not be verified (callers then pass pointers themselves).
     """
     offset = _data_pointer_offset()
     if offset is None:
         return None
-    lines = ["define void @{prefix}call(ptr %fn, ptr %o, ptr %i, ptr %p, ptr %t, i64 %b, "
-             "i64 %e, i64 %s) {"]
-    for name in "oipt":
+    names = [f"a{i}" for i in range(narrays)]
+    ints = [f"i{i}" for i in range(nints)]
+    params = ", ".join(["ptr %fn"] + [f"ptr %{n}" for n in names] + [f"i64 %{n}" for n in ints])
+    lines = [f"define void @{{prefix}}call({params}) {{"]
+    for name in names:
         lines += [f"  %{name}.field = getelementptr i8, ptr %{name}, i64 {offset}",
                   f"  %{name}.data = load ptr, ptr %{name}.field, align 8"]
-    lines += ["  call void %fn(ptr %o.data, ptr %i.data, ptr %p.data, ptr %t.data, i64 %b, "
-              "i64 %e, i64 %s)", "  ret void", "}"]
+    args = ", ".join([f"ptr %{n}.data" for n in names] + [f"i64 %{n}" for n in ints])
+    lines += [f"  call void %fn({args})", "  ret void", "}"]
     template = "\n".join(lines)
-    module = jit_context().compile(repr(("array-caller", offset)),
+    module = jit_context().compile(repr(("array-caller", offset, narrays, nints)),
                                    lambda prefix: template.replace("{prefix}", prefix),
                                    speed_level=1)
     _loaded_callers.append(module)
-    fn_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.py_object, ctypes.py_object,
-                               ctypes.py_object, ctypes.py_object, ctypes.c_int64,
-                               ctypes.c_int64, ctypes.c_int64)
+    fn_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, *([ctypes.py_object] * narrays),
+                               *([ctypes.c_int64] * nints))
     return fn_type(module.address(module.prefix + "call"))
 
 

@@ -1,4 +1,4 @@
-"""Layer 3: multivariate truncated series (generalized dual numbers)."""
+"""Layer 4: multivariate truncated series (generalized dual numbers)."""
 
 from .gdual import compose, derivatives, gdual, invert_map
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .kernels import as_kernel_array, product_into
 from .monomials import Basis
 
 __all__ = ["BlockAlgebra"]
@@ -34,8 +35,13 @@ class BlockAlgebra:
         i, j = self._degree(x), self._degree(y)
         if i == 0 or j == 0:  # (also every product in one variable: all blocks have size 1)
             return x * y
-        p, q, starts = self.basis.pair_table(i, j)
-        return np.add.reduceat(x[p] * y[q], starts, axis=0)
+        x, y = as_kernel_array(x), as_kernel_array(y)
+        out = np.empty((self.basis.block_size(i + j), *np.broadcast_shapes(x.shape[1:], y.shape[1:])))
+        if x.shape[1:] != out.shape[1:]:
+            x = as_kernel_array(np.broadcast_to(x, (x.shape[0], *out.shape[1:])))
+        if y.shape[1:] != out.shape[1:]:
+            y = as_kernel_array(np.broadcast_to(y, (y.shape[0], *out.shape[1:])))
+        return product_into(out, x, y, self.basis.pair_table(i, j))
 
     def add(self, x: Any, y: Any) -> Any:  # noqa: D102
         return x + y

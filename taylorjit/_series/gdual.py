@@ -21,6 +21,7 @@ from .._expr import Call, Expr, Num, Var, call
 from .._primitives.series import expand
 from .._primitives.table import taylor_program
 from .algebra import BlockAlgebra
+from .kernels import as_kernel_array, product_into
 from .monomials import basis, embedding
 
 __all__ = ["gdual", "derivatives", "invert_map", "compose"]
@@ -159,8 +160,15 @@ class gdual:  # noqa: N801 - pyaudi's name
         return [g._embed(symbols, order, npoints) for g in items], symbols, order
 
     # --- arithmetic -----------------------------------------------------------------------------
+    def _same_layout(self, other: gdual) -> bool:
+        """Operands that need no alignment (the common case inside a computation)."""
+        return (self._symbols == other._symbols and self._order == other._order
+                and self._c.shape == other._c.shape)
+
     def __add__(self, other: Any) -> gdual:
         if isinstance(other, gdual):
+            if self._same_layout(other):
+                return gdual._make(self._c + other._c, self._symbols, self._order)
             (a, b), symbols, order = self._align([self, other])
             return gdual._make(a + b, symbols, order)
         if isinstance(other, Expr):
@@ -185,6 +193,9 @@ class gdual:  # noqa: N801 - pyaudi's name
 
     def __mul__(self, other: Any) -> gdual:
         if isinstance(other, gdual):
+            if self._same_layout(other):
+                return gdual._make(_product(self._c, other._c, len(self._symbols), self._order),
+                                   self._symbols, self._order)
             (a, b), symbols, order = self._align([self, other])
             return gdual._make(_product(a, b, len(symbols), order), symbols, order)
         if isinstance(other, Expr):
@@ -493,23 +504,14 @@ def _unit(bs: Any, i: int) -> np.ndarray:
 
 
 def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None) -> np.ndarray:
-    """Truncated product of two aligned flat coefficient arrays (degree by degree)."""
+    """Truncated product of two aligned flat coefficient arrays: one compiled kernel call."""
     if order is None:
         return a * b
-    bs = basis(nvars, order)
-    A = BlockAlgebra(bs)
-    blocks_a = [a[bs.block(d)] for d in range(order + 1)]
-    blocks_b = [b[bs.block(d)] for d in range(order + 1)]
-    nonzero_a = [bool(np.any(x)) for x in blocks_a]
-    nonzero_b = [bool(np.any(x)) for x in blocks_b]
-    out = np.zeros(np.broadcast_shapes(a.shape, b.shape))
-    for k in range(order + 1):
-        total: Any = 0.0
-        for j in range(k + 1):
-            if nonzero_a[j] and nonzero_b[k - j]:
-                total = total + A.mul(blocks_a[j], blocks_b[k - j])
-        out[bs.block(k)] = total
-    return out
+    if nvars == 1 and a.ndim == 1:  # univariate: numpy's convolution is the product
+        return np.convolve(a, b)[: order + 1]
+    a, b = as_kernel_array(a), as_kernel_array(b)
+    out = np.empty(a.shape)
+    return product_into(out, a, b, basis(nvars, order).product_table)
 
 
 @lru_cache(maxsize=512)

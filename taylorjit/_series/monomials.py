@@ -8,7 +8,7 @@ degree-j block lands in the degree-(i+j) block; the tables here say where.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, cached_property
 from itertools import combinations_with_replacement
 from math import comb, factorial
 
@@ -58,7 +58,11 @@ class Basis:
 
     def pair_table(self, i: int, j: int) -> tuple[np.ndarray, ...]:
         """``(P, Q, starts)``: block-local indices with ``x^P[s] * x^Q[s]`` landing on monomial
-        ``r`` of degree ``i + j`` for ``s`` in ``starts[r]:starts[r + 1]`` (every ``r`` occurs)."""
+        ``r`` of degree ``i + j`` for ``s`` in ``starts[r]:starts[r + 1]`` (every ``r`` occurs).
+
+        P and Q are int32, ``starts`` int64 with one entry more than the target block: the
+        layout of ``kernels.product_into``.
+        """
         key = (i, j)
         if key not in self._pairs:
             a = self.exponents[self.block(i)]
@@ -72,9 +76,26 @@ class Basis:
             r = sorter[np.searchsorted(codes, summed.ravel(), sorter=sorter)]
             p, q = np.divmod(np.arange(a.shape[0] * b.shape[0]), b.shape[0])
             order = np.argsort(r, kind="stable")
-            starts = np.searchsorted(r[order], np.arange(target.shape[0]))
-            self._pairs[key] = (p[order], q[order], starts)
+            starts = np.searchsorted(r[order], np.arange(target.shape[0] + 1))
+            self._pairs[key] = (p[order].astype(np.int32), q[order].astype(np.int32),
+                                starts.astype(np.int64))
         return self._pairs[key]
+
+    @cached_property
+    def product_table(self) -> tuple[np.ndarray, ...]:
+        """The pair table of a whole truncated product over flat coefficient arrays."""
+        ps, qs, rs = [], [], []
+        for k in range(self.order + 1):
+            for i in range(k + 1):
+                p, q, starts = self.pair_table(i, k - i)
+                counts = np.diff(starts)
+                ps.append(p.astype(np.int64) + self.offsets[i])
+                qs.append(q.astype(np.int64) + self.offsets[k - i])
+                rs.append(np.repeat(np.arange(len(counts)), counts) + self.offsets[k])
+        p, q, r = np.concatenate(ps), np.concatenate(qs), np.concatenate(rs)
+        order = np.argsort(r, kind="stable")
+        starts = np.searchsorted(r[order], np.arange(self.ncoef + 1))
+        return p[order].astype(np.int32), q[order].astype(np.int32), starts.astype(np.int64)
 
 
 @cache

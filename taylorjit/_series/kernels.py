@@ -1,0 +1,162 @@
+"""Compiled kernels of the series layer: the truncated product, the hot loop of gduals.
+
+A product is written as a gather-dot over a pair table sorted by target monomial:
+``c[r] = sum_{s in starts[r]..starts[r+1]} a[P[s]] * b[Q[s]]``. One generic kernel (compiled
+once per process, disk-cached) serves every (nvars, order) and both whole-series products and
+the block products inside recurrences; the tables come from ``monomials.py``. The vectorized
+variant runs the points of each coefficient in its inner, contiguous loop.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from .._jit.context import CompiledModule, jit_context
+from .._jit.runtime import array_caller
+
+__all__ = ["product_into"]
+
+# c[r] = sum_s a[P[s]] * b[Q[s]]; the reduction may be reassociated so that it vectorises.
+_SCALAR = """
+define void @{prefix}product(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,
+                             ptr noalias %Q, ptr noalias %starts, i64 %n, i64 %npts) {
+entry:
+  %empty = icmp sle i64 %n, 0
+  br i1 %empty, label %exit, label %r.loop
+r.loop:
+  %r = phi i64 [ 0, %entry ], [ %r.next, %r.end ]
+  %s0.p = getelementptr i64, ptr %starts, i64 %r
+  %s0 = load i64, ptr %s0.p
+  %r.next = add i64 %r, 1
+  %s1.p = getelementptr i64, ptr %starts, i64 %r.next
+  %s1 = load i64, ptr %s1.p
+  br label %s.loop
+s.loop:
+  %s = phi i64 [ %s0, %r.loop ], [ %s.next, %s.loop ]
+  %acc = phi double [ 0.0, %r.loop ], [ %acc.next, %s.loop ]
+  %p.p = getelementptr i32, ptr %P, i64 %s
+  %p = load i32, ptr %p.p
+  %p.i = sext i32 %p to i64
+  %q.p = getelementptr i32, ptr %Q, i64 %s
+  %q = load i32, ptr %q.p
+  %q.i = sext i32 %q to i64
+  %x.p = getelementptr double, ptr %a, i64 %p.i
+  %x = load double, ptr %x.p
+  %y.p = getelementptr double, ptr %b, i64 %q.i
+  %y = load double, ptr %y.p
+  %xy = fmul contract double %x, %y
+  %acc.next = fadd reassoc contract double %acc, %xy
+  %s.next = add i64 %s, 1
+  %more = icmp slt i64 %s.next, %s1
+  br i1 %more, label %s.loop, label %r.end
+r.end:
+  %c.p = getelementptr double, ptr %c, i64 %r
+  store double %acc.next, ptr %c.p
+  %r.more = icmp slt i64 %r.next, %n
+  br i1 %r.more, label %r.loop, label %exit
+exit:
+  ret void
+}
+"""
+
+# Vectorized gduals: rows of npts values; c[r, :] = sum_s a[P[s], :] * b[Q[s], :].
+_POINTS = """
+define void @{prefix}product(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,
+                             ptr noalias %Q, ptr noalias %starts, i64 %n, i64 %npts) {
+entry:
+  %empty = icmp sle i64 %n, 0
+  br i1 %empty, label %exit, label %r.loop
+r.loop:
+  %r = phi i64 [ 0, %entry ], [ %r.next, %r.end ]
+  %s0.p = getelementptr i64, ptr %starts, i64 %r
+  %s0 = load i64, ptr %s0.p
+  %r.next = add i64 %r, 1
+  %s1.p = getelementptr i64, ptr %starts, i64 %r.next
+  %s1 = load i64, ptr %s1.p
+  %row.c = mul i64 %r, %npts
+  br label %s.loop
+s.loop:
+  %s = phi i64 [ %s0, %r.loop ], [ %s.next, %t.end ]
+  %p.p = getelementptr i32, ptr %P, i64 %s
+  %p = load i32, ptr %p.p
+  %p.i = sext i32 %p to i64
+  %row.a = mul i64 %p.i, %npts
+  %q.p = getelementptr i32, ptr %Q, i64 %s
+  %q = load i32, ptr %q.p
+  %q.i = sext i32 %q to i64
+  %row.b = mul i64 %q.i, %npts
+  %first = icmp eq i64 %s, %s0
+  br label %t.loop
+t.loop:
+  %t = phi i64 [ 0, %s.loop ], [ %t.next, %t.loop ]
+  %ia = add i64 %row.a, %t
+  %x.p = getelementptr double, ptr %a, i64 %ia
+  %x = load double, ptr %x.p
+  %ib = add i64 %row.b, %t
+  %y.p = getelementptr double, ptr %b, i64 %ib
+  %y = load double, ptr %y.p
+  %ic = add i64 %row.c, %t
+  %z.p = getelementptr double, ptr %c, i64 %ic
+  %z = load double, ptr %z.p
+  %z0 = select i1 %first, double 0.0, double %z
+  %xy = fmul contract double %x, %y
+  %z.next = fadd contract double %z0, %xy
+  store double %z.next, ptr %z.p
+  %t.next = add i64 %t, 1
+  %t.more = icmp slt i64 %t.next, %npts
+  br i1 %t.more, label %t.loop, label %t.end
+t.end:
+  %s.next = add i64 %s, 1
+  %more = icmp slt i64 %s.next, %s1
+  br i1 %more, label %s.loop, label %r.end
+r.end:
+  %r.more = icmp slt i64 %r.next, %n
+  br i1 %r.more, label %r.loop, label %exit
+exit:
+  ret void
+}
+"""
+
+_modules: list[CompiledModule] = []
+
+
+@cache
+def _kernel(vectorized: bool) -> int:
+    text = _POINTS if vectorized else _SCALAR
+    module = jit_context().compile(repr(("series-product", text)),
+                                   lambda prefix: text.replace("{prefix}", prefix),
+                                   speed_level=3, vectorize=True)
+    _modules.append(module)  # kept alive for the process
+    return module.address(module.prefix + "product")
+
+
+def product_into(out: np.ndarray, a: np.ndarray, b: np.ndarray, table: tuple[np.ndarray, ...]
+                 ) -> np.ndarray:
+    """``out[r] = sum a[P] * b[Q]`` over the pair table ``(P, Q, starts)`` (see monomials.py).
+
+    ``a``, ``b``, ``out`` are C-contiguous float64 arrays of shape ``(n,)`` or ``(n, npts)``
+    (all of the same kind); ``P``, ``Q`` int32 and ``starts`` int64 with ``len(out) + 1``
+    entries. Returns ``out``.
+    """
+    p, q, starts = table
+    vectorized = out.ndim == 2
+    npts = out.shape[1] if vectorized else 1
+    caller = array_caller(6, 2)
+    address = _kernel(vectorized)
+    if caller is not None:
+        caller(address, out, a, b, p, q, starts, out.shape[0], npts)
+    else:  # pragma: no cover - only where numpy's array layout could not be verified
+        import ctypes
+
+        fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * 6), ctypes.c_int64, ctypes.c_int64)
+        fn(address)(out.ctypes.data, a.ctypes.data, b.ctypes.data, p.ctypes.data,
+                    q.ctypes.data, starts.ctypes.data, out.shape[0], npts)
+    return out
+
+
+def as_kernel_array(x: Any) -> np.ndarray:
+    """A C-contiguous float64 view or copy of ``x``."""
+    return np.ascontiguousarray(x, dtype=np.float64)
