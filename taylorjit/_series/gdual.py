@@ -21,7 +21,7 @@ from .._expr import Call, Expr, Num, Var, call
 from .._primitives.series import expand
 from .._primitives.table import taylor_program
 from .algebra import BlockAlgebra
-from .kernels import as_kernel_array, product_into
+from .kernels import product_into
 from .monomials import basis, embedding
 
 __all__ = ["gdual", "derivatives", "invert_map", "compose"]
@@ -509,7 +509,7 @@ def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None) -> np.
         return a * b
     if nvars == 1 and a.ndim == 1:  # univariate: numpy's convolution is the product
         return np.convolve(a, b)[: order + 1]
-    a, b = as_kernel_array(a), as_kernel_array(b)
+    # (gdual coefficient arrays are always C-contiguous float64: no conversion needed)
     out = np.empty(a.shape)
     return product_into(out, a, b, basis(nvars, order).product_table)
 

@@ -141,20 +141,35 @@ def product_into(out: np.ndarray, a: np.ndarray, b: np.ndarray, table: tuple[np.
     (all of the same kind); ``P``, ``Q`` int32 and ``starts`` int64 with ``len(out) + 1``
     entries. Returns ``out``.
     """
-    p, q, starts = table
     vectorized = out.ndim == 2
-    npts = out.shape[1] if vectorized else 1
-    caller = array_caller(6, 2)
-    address = _kernel(vectorized)
-    if caller is not None:
-        caller(address, out, a, b, p, q, starts, out.shape[0], npts)
-    else:  # pragma: no cover - only where numpy's array layout could not be verified
-        import ctypes
-
-        fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * 6), ctypes.c_int64, ctypes.c_int64)
-        fn(address)(out.ctypes.data, a.ctypes.data, b.ctypes.data, p.ctypes.data,
-                    q.ctypes.data, starts.ctypes.data, out.shape[0], npts)
+    _callers[vectorized](out, a, b, table, out.shape[1] if vectorized else 1)
     return out
+
+
+def _make_caller(vectorized: bool) -> Any:
+    """The cheapest call path into the product kernel (resolved once, on first use)."""
+    state: dict[str, Any] = {}
+
+    def run(out: np.ndarray, a: np.ndarray, b: np.ndarray, table: tuple[np.ndarray, ...],
+            npts: int) -> None:
+        if not state:
+            state["address"] = _kernel(vectorized)
+            state["caller"] = array_caller(6, 2)
+        caller = state["caller"]
+        p, q, starts = table
+        if caller is not None:
+            caller(state["address"], out, a, b, p, q, starts, out.shape[0], npts)
+        else:  # pragma: no cover - only where numpy's array layout could not be verified
+            import ctypes
+
+            fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * 6), ctypes.c_int64, ctypes.c_int64)
+            fn(state["address"])(out.ctypes.data, a.ctypes.data, b.ctypes.data, p.ctypes.data,
+                                 q.ctypes.data, starts.ctypes.data, out.shape[0], npts)
+
+    return run
+
+
+_callers = {False: _make_caller(False), True: _make_caller(True)}
 
 
 def as_kernel_array(x: Any) -> np.ndarray:
