@@ -40,9 +40,9 @@ from ._primitives.special import erf as erf
 from ._primitives.special import kepE as kepE
 from ._primitives.sympy_bridge import from_sympy as from_sympy
 from ._primitives.sympy_bridge import to_sympy as to_sympy
-from ._series.gdual import derivatives as derivatives
-from ._series.gdual import gdual as gdual
-from ._series.gdual import invert_map as invert_map
+from ._series.gduals import derivatives as derivatives
+from ._series.gduals import gdual as gdual
+from ._series.gduals import invert_map as invert_map
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """Layer 4: multivariate truncated series (generalized dual numbers)."""
 
-from .gdual import compose, derivatives, gdual, invert_map
+from .gduals import compose, derivatives, gdual, invert_map
 
 __all__ = ["gdual", "derivatives", "invert_map", "compose"]

@@ -32,6 +32,10 @@ class BlockAlgebra:
 
     def mul(self, x: Any, y: Any) -> Any:
         """Product of a degree-i block and a degree-j block: a degree-(i+j) block."""
+        # A scalar zero stands for a zero block of any degree (a number's higher coefficients):
+        # the product is zero of unknown degree, so it must stay a scalar zero.
+        if (np.ndim(x) == 0 and x == 0) or (np.ndim(y) == 0 and y == 0):
+            return 0.0
         i, j = self._degree(x), self._degree(y)
         if i == 0 or j == 0:  # (also every product in one variable: all blocks have size 1)
             return x * y

@@ -17,11 +17,12 @@ import numpy as np
 from .._jit.context import CompiledModule, jit_context
 from .._jit.runtime import array_caller
 
-__all__ = ["product_into"]
+__all__ = ["product_into", "PRODUCT_FUNCTION"]
 
 # c[r] = sum_s a[P[s]] * b[Q[s]]; the reduction may be reassociated so that it vectorises.
-_SCALAR = """
-define void @{prefix}product(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,
+# ({name} is filled in: the staged gdual functions include this function too.)
+PRODUCT_FUNCTION = """
+define void @{name}(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,
                              ptr noalias %Q, ptr noalias %starts, i64 %n, i64 %npts) {
 entry:
   %empty = icmp sle i64 %n, 0
@@ -61,6 +62,7 @@ exit:
   ret void
 }
 """
+_SCALAR = PRODUCT_FUNCTION.replace("{name}", "{prefix}product")
 
 # Vectorized gduals: rows of npts values; c[r, :] = sum_s a[P[s], :] * b[Q[s], :].
 _POINTS = """

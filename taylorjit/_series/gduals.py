@@ -23,6 +23,7 @@ from .._primitives.table import taylor_program
 from .algebra import BlockAlgebra
 from .kernels import product_into
 from .monomials import basis, embedding
+from .staged import staged_kernel
 
 __all__ = ["gdual", "derivatives", "invert_map", "compose"]
 
@@ -514,6 +515,13 @@ def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None) -> np.
     return product_into(out, a, b, basis(nvars, order).product_table)
 
 
+#: Series at least this large run their functions through a compiled, staged kernel (one call;
+#: exp at (4 variables, order 10): 33 us instead of 350 us); smaller ones run the recurrences
+#: block by block in Python. A staged kernel compiles once (about 1.5 s at (4, 10), then cached
+#: on disk), which only pays off for large series.
+_STAGED_MIN_COEFFICIENTS = 200
+
+
 @lru_cache(maxsize=512)
 def _program(root: Expr) -> tuple[list[Expr], dict[int, Any]]:
     return taylor_program([root])
@@ -541,6 +549,13 @@ def _apply(name: str, args: tuple[Any, ...]) -> gdual:
         return _evaluate_simplified(root, leaves, symbols, order, coeffs)
     eff_order = 0 if order is None else order
     bs = basis(len(symbols), eff_order)
+    if bs.ncoef >= _STAGED_MIN_COEFFICIENTS and coeffs[0].ndim == 1:
+        kernel = staged_kernel(root, len(symbols), eff_order)
+        if kernel is not None:
+            ins = [leaves.get(id(v), coeffs[0]) for v in _ARG_VARS]
+            with np.errstate(all="ignore"):
+                out = kernel.run(np.empty(bs.ncoef), *ins)
+            return gdual._make(out, symbols, order)
     blocks = {k: [c[bs.block(d)] for d in range(eff_order + 1)] for k, c in leaves.items()}
     with np.errstate(all="ignore"):  # out-of-domain values become nan, as in numpy
         (series,) = expand([root], eff_order, lambda v: blocks[id(v)], BlockAlgebra(bs),
