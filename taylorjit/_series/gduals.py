@@ -517,7 +517,7 @@ def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None) -> np.
 
 #: Series at least this large run their functions through a compiled, staged kernel (one call;
 #: exp at (4 variables, order 10): 33 us instead of 350 us); smaller ones run the recurrences
-#: block by block in Python. A staged kernel compiles once (about 1.5 s at (4, 10), then cached
+#: block by block in Python. A staged kernel compiles once (0.2-0.5 s at (4, 10), then cached
 #: on disk), which only pays off for large series.
 _STAGED_MIN_COEFFICIENTS = 200
 

@@ -25,7 +25,7 @@ from .._jit.runtime import array_caller, ensure_runtime
 from .._jit.textir import TextBody, double_literal
 from .._primitives.series import expand
 from .._primitives.table import taylor_program
-from .kernels import PRODUCT_FUNCTION
+from .kernels import ACCUMULATE_FUNCTION
 from .monomials import Basis, basis
 
 __all__ = ["staged_kernel", "StagedKernel"]
@@ -37,6 +37,21 @@ class Block:
 
     pointer: str
     degree: int
+
+
+@dataclass(frozen=True)
+class Product:
+    """``weight * (x (x) y)`` not yet written: fused into the addition that consumes it, so a
+    recurrence term ``total + j * a_j y_(k-j)`` is one kernel call instead of three loops."""
+
+    x: Block
+    y: Block
+    weight: float
+
+    @property
+    def degree(self) -> int:
+        """Degree of the product block."""
+        return self.x.degree + self.y.degree
 
 
 class RecordingAlgebra:
@@ -110,7 +125,37 @@ class RecordingAlgebra:
         return max((x.degree for x in xs if isinstance(x, Block)), default=0)
 
     # --- the algebra ------------------------------------------------------------------------
+    def _product(self, prod: Product, init: Block | None) -> Block:
+        """Write ``init + weight * (x (x) y)`` into a new block."""
+        out = self._alloc(prod.degree)
+        p, q, starts = self.bs.pair_table(prod.x.degree, prod.y.degree)
+        po, qo, so = self.table_offsets
+        self.tables.append((p, q, starts))
+        self.table_offsets = [po + len(p), qo + len(q), so + len(starts)]
+        names = [self._name(s) for s in ("tp", "tq", "ts")]
+        start = init.pointer if init is not None else "null"
+        self.lines += [f"  {names[0]} = getelementptr i32, ptr %P, i64 {po}",
+                       f"  {names[1]} = getelementptr i32, ptr %Q, i64 {qo}",
+                       f"  {names[2]} = getelementptr i64, ptr %S, i64 {so}",
+                       f"  call void @taylorjit.series.accumulate(ptr {out.pointer}, ptr {start}, "
+                       f"ptr {prod.x.pointer}, ptr {prod.y.pointer}, ptr {names[0]}, "
+                       f"ptr {names[1]}, ptr {names[2]}, i64 {len(starts) - 1}, "
+                       f"double {double_literal(prod.weight)})"]
+        return out
+
+    def _block(self, x: Any) -> Any:
+        """Materialise a pending product (other values unchanged)."""
+        return self._product(x, None) if isinstance(x, Product) else x
+
     def add(self, x: Any, y: Any) -> Any:  # noqa: D102
+        if isinstance(y, Product) and not isinstance(x, Product):
+            if isinstance(x, Block):
+                return self._product(y, x)
+            if float(x) == 0.0:
+                return self._product(y, None)
+        if isinstance(x, Product) and not isinstance(y, Product):
+            return self.add(y, x)
+        x, y = self._block(x), self._block(y)
         if not isinstance(x, Block) and float(x) == 0.0:
             return y
         if not isinstance(y, Block) and float(y) == 0.0:
@@ -120,6 +165,9 @@ class RecordingAlgebra:
         return self._elementwise(self._degree(x, y), [x, y], self._binary("fadd"))
 
     def sub(self, x: Any, y: Any) -> Any:  # noqa: D102
+        if isinstance(y, Product):
+            return self.add(x, Product(y.x, y.y, -y.weight))
+        x = self._block(x)
         if not isinstance(y, Block) and float(y) == 0.0:
             return x
         if not isinstance(x, Block) and not isinstance(y, Block):
@@ -127,6 +175,8 @@ class RecordingAlgebra:
         return self._elementwise(self._degree(x, y), [x, y], self._binary("fsub"))
 
     def neg(self, x: Any) -> Any:  # noqa: D102
+        if isinstance(x, Product):
+            return Product(x.x, x.y, -x.weight)
         if not isinstance(x, Block):
             return -float(x)
 
@@ -136,15 +186,19 @@ class RecordingAlgebra:
         return self._elementwise(x.degree, [x], op)
 
     def scale(self, x: Any, c: Any) -> Any:  # noqa: D102
+        if isinstance(x, Product):
+            return Product(x.x, x.y, x.weight * float(c))
         return self.mul(x, float(c))
 
     def div(self, x: Any, c: Any) -> Any:  # noqa: D102
+        x = self._block(x)
         if not isinstance(x, Block):
             return float(x) / float(c)
         return self._elementwise(x.degree, [x, float(Fraction(c)) if isinstance(c, Fraction)
                                              else float(c)], self._binary("fdiv"))
 
     def div_leading(self, x: Any, d0: Any) -> Any:  # noqa: D102
+        x, d0 = self._block(x), self._block(d0)
         if not isinstance(x, Block) and not isinstance(d0, Block):
             return float(x) / float(d0)
         if not isinstance(x, Block) and float(x) == 0.0:
@@ -152,6 +206,7 @@ class RecordingAlgebra:
         return self._elementwise(self._degree(x), [x, d0], self._binary("fdiv"))
 
     def mul(self, x: Any, y: Any) -> Any:  # noqa: D102
+        x, y = self._block(x), self._block(y)
         if not isinstance(x, Block) and not isinstance(y, Block):
             return float(x) * float(y)
         for a, b in ((x, y), (y, x)):
@@ -160,19 +215,7 @@ class RecordingAlgebra:
                     b.degree, [b, a], self._binary("fmul"))
         if x.degree == 0 or y.degree == 0:
             return self._elementwise(self._degree(x, y), [x, y], self._binary("fmul"))
-        out = self._alloc(x.degree + y.degree)
-        p, q, starts = self.bs.pair_table(x.degree, y.degree)
-        po, qo, so = self.table_offsets
-        self.tables.append((p, q, starts))
-        self.table_offsets = [po + len(p), qo + len(q), so + len(starts)]
-        names = [self._name(s) for s in ("tp", "tq", "ts")]
-        self.lines += [f"  {names[0]} = getelementptr i32, ptr %P, i64 {po}",
-                       f"  {names[1]} = getelementptr i32, ptr %Q, i64 {qo}",
-                       f"  {names[2]} = getelementptr i64, ptr %S, i64 {so}",
-                       f"  call void @taylorjit.series.product(ptr {out.pointer}, ptr {x.pointer}, "
-                       f"ptr {y.pointer}, ptr {names[0]}, ptr {names[1]}, ptr {names[2]}, "
-                       f"i64 {len(starts) - 1}, i64 1)"]
-        return out
+        return Product(x, y, 1.0)
 
     def sum(self, lo: int, hi: int, term: Callable[[int], Any]) -> Any:  # noqa: D102
         total: Any = 0.0
@@ -254,6 +297,7 @@ def staged_kernel(root: Expr, nvars: int, order: int) -> StagedKernel | None:
             return blocks
 
         (series,) = expand([root], order, leaf, A, program=program)
+        series = [A._block(b) for b in series]
         for d, block in enumerate(series):
             target = A._name("dst")
             A.lines.append(f"  {target} = getelementptr double, ptr %out, i64 {bs.offsets[d]}")
@@ -270,8 +314,7 @@ def staged_kernel(root: Expr, nvars: int, order: int) -> StagedKernel | None:
         return "\n".join([
             str(helpers),
             "declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)",
-            PRODUCT_FUNCTION.replace("{name}", "taylorjit.series.product")
-                            .replace("define void", "define internal void"),
+            ACCUMULATE_FUNCTION.replace("{name}", "taylorjit.series.accumulate"),
             f"define void @{prefix}fn(ptr noalias %out, ptr noalias %in0, ptr noalias %in1, "
             "ptr noalias %scratch, ptr noalias %P, ptr noalias %Q, ptr noalias %S) {",
             "entry:", *A.lines, "  ret void", "}",
