@@ -12,6 +12,7 @@ import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import series_expressions
 
 import taylorjit as tj
 from taylorjit._expr import Num, postorder
@@ -141,48 +142,8 @@ def test_diff_wrt_an_expression_raises(bad):
 # ---------------------------------------------------------------------------------------------
 # Random compositions
 # ---------------------------------------------------------------------------------------------
-def _bounded(u):
-    """Maps an arbitrary expression to a bounded one."""
-    return tj.sin(u)
-
-
-_UNARY = [
-    tj.sin, tj.cos, tj.atan, tj.tanh, tj.erf, tj.asinh,
-    lambda u: tj.exp(_bounded(u)),
-    lambda u: tj.log(2 + _bounded(u)),
-    lambda u: tj.sqrt(1 + tj.square(u)),
-    lambda u: tj.tan(0.5 * _bounded(u)),
-    lambda u: tj.asin(0.5 * _bounded(u)),
-    lambda u: tj.acos(0.5 * tj.cos(u)),
-    lambda u: tj.atanh(0.5 * tj.tanh(u)),
-    lambda u: tj.acosh(2.5 + _bounded(u)),
-    lambda u: tj.sinh(_bounded(u)),
-    lambda u: tj.cosh(_bounded(u)),
-    lambda u: -u,
-    lambda u: tj.pow(2 + _bounded(u), 1.5),
-    lambda u: tj.pow(u, 3),
-]
-_BINARY = [
-    lambda a, b: a + b,
-    lambda a, b: a - b,
-    lambda a, b: a * b,
-    lambda a, b: a / (2 + _bounded(b)),
-    lambda a, b: tj.atan2(a, 2 + _bounded(b)),
-    lambda a, b: tj.kepE(0.25 + 0.25 * _bounded(a), b),
-    lambda a, b: tj.pow(2 + _bounded(a), tj.cos(b)),
-]
-
-
 def expr_trees(max_leaves=6):
-    leaves = st.sampled_from([x, y, z, p0, p1, Num(2), Num(0.75), Num(-1.5)])
-    return st.recursive(
-        leaves,
-        lambda children: st.one_of(
-            st.tuples(st.sampled_from(_UNARY), children).map(lambda t: t[0](t[1])),
-            st.tuples(st.sampled_from(_BINARY), children, children).map(lambda t: t[0](t[1], t[2])),
-        ),
-        max_leaves=max_leaves,
-    )
+    return series_expressions([x, y, z, p0, p1, Num(2), Num(0.75), Num(-1.5)], max_leaves)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

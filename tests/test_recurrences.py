@@ -20,6 +20,7 @@ import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import series_expressions
 
 import taylorjit as tj
 from taylorjit._expr import PRIMITIVES, Call, Num
@@ -254,48 +255,10 @@ def test_time_line_and_given_coefficients():
 # ---------------------------------------------------------------------------------------------
 # Random compositions (orders up to 10)
 # ---------------------------------------------------------------------------------------------
-def _b(u):
-    return tj.sin(u)
-
-
-_UNARY = [
-    tj.sin, tj.cos, tj.atan, tj.tanh, tj.erf, tj.asinh, tj.square, lambda u: -u,
-    lambda u: tj.exp(_b(u)),
-    lambda u: tj.log(2 + _b(u)),
-    lambda u: tj.sqrt(1 + tj.square(u)),
-    lambda u: tj.tan(0.5 * _b(u)),
-    lambda u: tj.asin(0.5 * _b(u)),
-    lambda u: tj.acos(0.5 * tj.cos(u)),
-    lambda u: tj.atanh(0.5 * tj.tanh(u)),
-    lambda u: tj.acosh(2.5 + _b(u)),
-    lambda u: tj.sinh(_b(u)),
-    lambda u: tj.cosh(_b(u)),
-    lambda u: tj.pow(2 + _b(u), 1.5),
-    lambda u: tj.pow(2 + _b(u), p0),
-    lambda u: tj.pow(u, 3),
-    lambda u: 1 / (2 + _b(u)),
-]
-_BINARY = [
-    lambda a, b: a + b,
-    lambda a, b: a - b,
-    lambda a, b: a * b,
-    lambda a, b: a / (2 + _b(b)),
-    lambda a, b: tj.atan2(a, 2 + _b(b)),
-    lambda a, b: tj.kepE(0.25 + 0.25 * _b(a), b),
-    lambda a, b: tj.pow(2 + _b(a), tj.cos(b)),
-]
-
-
 def expr_trees():
-    leaves = st.sampled_from([x, y, p0, tj.time, Num(3), Num(Fraction(1, 3)), Num(0.75)])
-    return st.recursive(
-        leaves,
-        lambda ch: st.one_of(
-            st.tuples(st.sampled_from(_UNARY), ch).map(lambda t: t[0](t[1])),
-            st.tuples(st.sampled_from(_BINARY), ch, ch).map(lambda t: t[0](t[1], t[2])),
-        ),
-        max_leaves=6,
-    )
+    # a runtime exponent: pow's recurrence for a parameter exponent
+    return series_expressions([x, y, p0, tj.time, Num(3), Num(Fraction(1, 3)), Num(0.75)],
+                              exponents=(1.5, p0))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
