@@ -348,7 +348,14 @@ class gdual:  # noqa: N801 - pyaudi's name
         return gdual._make(out, self._symbols, self._order)
 
     def integrate(self, sym: str) -> gdual:
-        """The antiderivative w.r.t. ``sym`` with zero constant (terms beyond the order drop)."""
+        """The antiderivative w.r.t. ``sym`` with zero constant (terms beyond the order drop).
+
+        A symbol not in the symbol set is added first (as pyaudi does).
+        """
+        if sym not in self._symbols and "d" + sym not in self._symbols and self._order is not None:
+            name = sym[1:] if sym.startswith("d") and len(sym) > 1 else sym
+            widened = self + 0.0 * gdual(0.0, name, self._order)
+            return widened.integrate("d" + name)
         src, dst, power = self._index_map(sym, +1)
         out = np.zeros_like(self._c)
         out[dst] = self._c[src] / ((power + 1) if self._c.ndim == 1 else (power + 1)[:, None])
@@ -604,12 +611,17 @@ def derivatives(f: Callable[..., Any], point: Sequence[float], order: int
     """All derivatives of ``f(x0, x1, ...)`` up to ``order`` at ``point``.
 
     ``f`` is ordinary Python code (loops, recursion, numpy calls); it is run once on gduals.
-    Returns ``(multi_indices, values)`` as :meth:`gdual.derivatives`, in the variables
-    ``x0, x1, ...`` (symbols ``dx0, dx1, ...``).
+    Returns ``(multi_indices, values)`` as :meth:`gdual.derivatives`, with one column per
+    argument, in argument order.
     """
     order = _check_order(order)
     args = [gdual(v, f"x{i}", order) for i, v in enumerate(point)]
     result = f(*args)
-    if not isinstance(result, gdual):  # f did not depend on its arguments
-        result = sum((0 * a for a in args), gdual(float(result)))
-    return result.derivatives()
+    if not isinstance(result, gdual):
+        result = gdual(float(result))
+    # Every argument's symbol present (f may ignore some), then columns in argument order
+    # (symbol sets sort by name, and "dx10" < "dx2").
+    result = sum((0.0 * a for a in args), result)
+    indices, values = result.derivatives()
+    columns = [result.symbol_set.index(f"dx{i}") for i in range(len(args))]
+    return indices[:, columns], values
