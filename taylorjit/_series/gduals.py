@@ -266,6 +266,8 @@ class gdual:  # noqa: N801 - pyaudi's name
                 e = int(e)
                 if e < 0:
                     raise ValueError(f"negative exponent {e} for {sym!r}")
+                if sym not in self._symbols and "d" + sym in self._symbols:
+                    sym = "d" + sym  # "x" means "dx", as partial() and subs() accept
                 if sym not in self._symbols:
                     if e:
                         return None
