@@ -57,6 +57,10 @@ class gdual:  # noqa: N801 - pyaudi's name
     ``gdual(c)`` is an exact constant. ``x0`` (or ``c``) may be a 1-D numpy array: the gdual then
     carries the expansions at all those points at once (pyaudi's ``gdual_vdouble``).
 
+    A vectorized gdual's lanes equal the scalar gduals at the same points to rounding (the
+    scalar product's reduction is reassociated for speed, the vectorized one runs point by
+    point: measured differences below 1.1e-15 relative), not bit for bit.
+
     When gduals over different symbols meet, their symbol sets merge. When gduals of different
     truncation orders meet, the result has the **smaller** order: only those terms are known.
     (pyaudi takes the larger order and fills it with terms it does not know: silently wrong
