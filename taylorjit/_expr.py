@@ -19,7 +19,7 @@ import numbers
 import struct
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from typing import Any, Protocol
 
@@ -520,10 +520,3 @@ def _rebuild(program: list[tuple]) -> Expr:
             prim = PRIMITIVES[item[1]]
             built.append(Call(prim, tuple(built[i] for i in item[2])))
     return built[-1]
-
-
-def iter_calls(roots: Iterable[Expr]) -> Iterator[Call]:
-    """The ``Call`` nodes reachable from ``roots``, arguments first."""
-    for node in postorder(list(roots)):
-        if isinstance(node, Call):
-            yield node

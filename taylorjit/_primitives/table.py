@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .._expr import PRIMITIVES, Call, Expr, Num, Par, Time, Var, call, postorder
+from .._expr import PRIMITIVES, Call, Expr, Num, Par, call, postorder
 
 __all__ = [
     "Primitive", "Algebra", "TaylorForm", "register", "apply", "taylor_program", "Rule",
@@ -247,16 +247,3 @@ def _toposort(nodes: list[Expr], deps: dict[int, list[Expr]]) -> list[Expr]:
             stack.append((node, True))
             stack.extend((d, False) for d in reversed(deps[id(node)]) if id(d) not in done)
     return order
-
-
-def leaf_kind(node: Expr) -> str:
-    """``"var"``, ``"par"``, ``"time"``, ``"num"`` or ``"call"``."""
-    if isinstance(node, Var):
-        return "var"
-    if isinstance(node, Par):
-        return "par"
-    if isinstance(node, Time):
-        return "time"
-    if isinstance(node, Num):
-        return "num"
-    return "call"
