@@ -26,6 +26,9 @@ Metrics (rows of the table):
 ``err_mpmath``
     Relative error vs an mpmath reference at the first ``mp_points`` points.
 
+The ``gdual_*`` cases (generalized dual numbers against DACE and GTPSA) live in
+:mod:`benchmarks.gdual_cases` and are merged into :data:`CASES`.
+
 Adding a case: write a problem in :mod:`benchmarks.problems` (or any function
 returning a :class:`~benchmarks.harness.CaseResult`) and register a function
 in :data:`CASES`; see ``benchmarks/README.md``.
@@ -44,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from .gdual_cases import GDUAL_CASES
 from .harness import (
     TAYLORJIT,
     CaseResult,
@@ -672,4 +676,6 @@ CASES: dict[str, Callable[[Options], CaseResult]] = {
     "cfunc_nbody6": cfunc_nbody6,
     "cfunc_nbody20": cfunc_nbody20,
     "cfunc_random_expr": cfunc_random_expr,
+    # generalized dual numbers (tj.gdual) against DACE and GTPSA: benchmarks/gdual_cases.py
+    **GDUAL_CASES,
 }

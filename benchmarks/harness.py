@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import functools
 import json
 import math
 import os
@@ -176,6 +177,10 @@ class Measurement:
         Extra information (e.g. ``number`` of calls per sample).
     error : str
         Non-empty when the measurement failed; then ``raw`` is empty.
+    extra : dict
+        Additional table columns of this row, ``{column: text}`` (e.g. a
+        time per multiply-add, or a target and whether it is met); columns
+        appear in the table only when some row of the case has them.
     """
 
     metric: str
@@ -185,6 +190,7 @@ class Measurement:
     label: str = ""
     note: str = ""
     error: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -386,20 +392,29 @@ def _version(module: str) -> str | None:
     return str(getattr(mod, "__version__", "unknown"))
 
 
+@functools.cache
+def _git_state() -> tuple[str | None, bool | None]:
+    """``(short commit, whether tracked files of taylorjit/ differ from it)``, read once per
+    process: the first call (at the start of :func:`main`) records the code being measured even
+    when commits land while the benchmarks run."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=5, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "--short", "HEAD") or None
+    status = git("status", "--porcelain", "--untracked-files=no", "--", "taylorjit")
+    return commit, (None if status is None else bool(status))
+
+
 def _git_commit() -> str | None:
-    try:
-        root = Path(__file__).resolve().parent.parent
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+    return _git_state()[0]
 
 
 def machine_info() -> dict[str, Any]:
@@ -410,7 +425,9 @@ def machine_info() -> dict[str, Any]:
     dict
         CPU model (``/proc/cpuinfo``), logical CPUs (``nproc``: usable by
         this process), platform, Python, numpy, llvmlite, taylorjit and
-        anchor versions (None when not installed), git commit.
+        anchor versions (None when not installed), git commit (read once per
+        process) and whether tracked files of ``taylorjit/`` had uncommitted
+        changes (``git_dirty_taylorjit``).
     """
     try:
         nproc = len(os.sched_getaffinity(0))
@@ -424,9 +441,20 @@ def machine_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "versions": {
             name: _version(name)
-            for name in ("numpy", "llvmlite", "taylorjit", "heyoka", "sympy", "mpmath", "scipy")
+            for name in (
+                "numpy",
+                "llvmlite",
+                "taylorjit",
+                "heyoka",
+                "sympy",
+                "mpmath",
+                "scipy",
+                "daceypy",
+                "madng_tpsa",
+            )
         },
         "git_commit": _git_commit(),
+        "git_dirty_taylorjit": _git_state()[1],
     }
 
 
@@ -492,7 +520,7 @@ def format_table(result: CaseResult) -> str:
     unavailable = {s.name for s in result.implementations if not s.available}
     lines = [f"### {result.case}: {result.description}", ""]
     p = result.params
-    if "npoints" in p:
+    if "npoints" in p and "nouts" in p:
         lines.append(
             f"{p.get('nvars')} inputs, {p.get('nouts')} outputs; throughput over "
             f"{p['npoints']:,} points (inputs shape ({p.get('nvars')}, {p['npoints']}))."
@@ -503,15 +531,20 @@ def format_table(result: CaseResult) -> str:
         extra = f": {s.detail}" if s.detail else ""
         lines.append(f"- {s.name} {s.version}".rstrip() + f" [{state}]{extra}")
     lines.append("")
-    lines.append("| metric | implementation | median | min | unit | taylorjit / impl |")
-    lines.append("|---|---|---:|---:|---|---:|")
+    extra_cols: list[str] = []
+    for m in result.measurements:
+        extra_cols.extend(k for k in m.extra if k not in extra_cols)
+    head = "".join(f" {c} |" for c in extra_cols)
+    lines.append(f"| metric | implementation | median | min | unit | taylorjit / impl |{head}")
+    lines.append("|---|---|---:|---:|---|---:|" + "---:|" * len(extra_cols))
     for m in result.measurements:
         impl = _impl_label(result, m.impl)
         label = m.label or m.metric
+        tail = "".join(f" {m.extra.get(c, '')} |" for c in extra_cols)
         if not m.ok:
             unit = _display_unit(m.unit)
             text = "unavailable (see above)" if m.impl in unavailable else (m.error or "no data")
-            lines.append(f"| {label} | {impl} | {text} | | {unit} | |")
+            lines.append(f"| {label} | {impl} | {text} | | {unit} | |{tail}")
             continue
         if m.impl == TAYLORJIT:
             ratio = "1" if m.metric in ratios else ""
@@ -520,7 +553,7 @@ def format_table(result: CaseResult) -> str:
         mn = _fmt(m.min, m.unit) if len(m.raw) > 1 else ""
         lines.append(
             f"| {label} | {impl} | {_fmt(m.median, m.unit)} | {mn} | {_display_unit(m.unit)} "
-            f"| {ratio} |"
+            f"| {ratio} |{tail}"
         )
     lines.append("")
     for note in result.notes:
@@ -629,7 +662,7 @@ def run_case(name: str, options: Options) -> dict[str, Any]:
 def _parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
-        description="Benchmarks of taylorjit against heyoka, numpy and sympy.",
+        description="Benchmarks of taylorjit against heyoka, numpy, sympy, DACE and GTPSA.",
     )
     p.add_argument("cases", nargs="*", help="cases to run (default: all); see --list")
     p.add_argument("--quick", action="store_true", help="small sizes, few repeats (smoke run)")
@@ -663,6 +696,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmarks") 
     from .cases import CASES
 
     args = _parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
+    _git_state()  # the code measured: record the commit before the cases run
     if args.list:
         for name, fn in CASES.items():
             doc = (fn.__doc__ or "").strip().splitlines()

@@ -58,13 +58,24 @@ def test_all_cases_quick(tmp_path):
         assert TOP_KEYS <= set(on_disk)
         assert {"cpu", "nproc", "python", "versions"} <= set(on_disk["machine"])
         assert {"numpy", "llvmlite"} <= set(on_disk["machine"]["versions"])
-        assert on_disk["params"]["npoints"] == 64
         for m in on_disk["measurements"]:
             assert MEASUREMENT_KEYS <= set(m)
             assert m["error"] or (m["raw"] and m["median"] is not None)
-        # numpy is always there: its throughput and mpmath check must have run
-        assert doc["medians"]["throughput"]["numpy"] > 0
-        assert doc["accuracy"]["numpy"]["err_mpmath"] < 1e-12
+        if name.startswith("cfunc_"):
+            assert on_disk["params"]["npoints"] == 64
+            # numpy is always there: its throughput and mpmath check must have run
+            assert doc["medians"]["throughput"]["numpy"] > 0
+            assert doc["accuracy"]["numpy"]["err_mpmath"] < 1e-12
+        else:
+            if "npoints" in on_disk["params"]:  # gdual cases over many points honour --npoints
+                assert on_disk["params"]["npoints"] == 64
+            # every available anchor produced at least one timing
+            for status in on_disk["implementations"]:
+                if status["available"] and status["name"] != TAYLORJIT:
+                    assert any(
+                        m["impl"] == status["name"] and m["unit"] != "rel" and not m["error"]
+                        for m in on_disk["measurements"]
+                    ), (name, status["name"])
         docs[name] = on_disk
 
     reason = _cfunc_import_error()
@@ -74,10 +85,10 @@ def test_all_cases_quick(tmp_path):
     for name, doc in docs.items():
         status = next(s for s in doc["implementations"] if s["name"] == TAYLORJIT)
         assert status["available"], (name, status)
-        errors = {
+        errors = {  # "n/a: ..." marks a comparison with an anchor that is not installed
             m["metric"]: m["error"]
             for m in doc["measurements"]
-            if m["impl"] == TAYLORJIT and m["error"]
+            if m["impl"] == TAYLORJIT and m["error"] and not m["error"].startswith("n/a")
         }
         assert not errors, (name, errors)
         timings = [
@@ -87,8 +98,10 @@ def test_all_cases_quick(tmp_path):
         assert all(m["median"] > 0 for m in timings), (name, timings)
         acc = doc["accuracy"].get(TAYLORJIT, {})
         assert acc, (name, "taylorjit reports no accuracy metric")
+        # gdual: reciprocals of high powers lose a few digits by cancellation in every library
+        limit = 1e-12 if name.startswith("cfunc_") else 1e-10
         for metric, value in acc.items():
-            assert math.isfinite(value) and value < 1e-12, (name, metric, acc)
+            assert math.isfinite(value) and value < limit, (name, metric, acc)
         if name.startswith("cfunc_"):
             assert {"err_numpy", "err_mpmath"} <= set(acc), (name, acc)
             if "heyoka" in doc["medians"].get("throughput", {}):
