@@ -10,19 +10,22 @@ vectorized gduals; a Python float stands for a block that is a constant (or zero
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from .._primitives.series import FloatAlgebra
 from .kernels import as_kernel_array, product_into
 from .monomials import Basis
 
 __all__ = ["BlockAlgebra"]
 
 
-class BlockAlgebra:
-    """:class:`~taylorjit._primitives.table.Algebra` over the homogeneous blocks of ``basis``."""
+class BlockAlgebra(FloatAlgebra):
+    """:class:`~taylorjit._primitives.table.Algebra` over the homogeneous blocks of ``basis``.
+
+    Everything but ``mul`` is elementwise on numpy arrays, as in :class:`FloatAlgebra`.
+    """
 
     def __init__(self, basis: Basis) -> None:
         self.basis = basis
@@ -46,30 +49,3 @@ class BlockAlgebra:
         if y.shape[1:] != out.shape[1:]:
             y = as_kernel_array(np.broadcast_to(y, (y.shape[0], *out.shape[1:])))
         return product_into(out, x, y, self.basis.pair_table(i, j))
-
-    def add(self, x: Any, y: Any) -> Any:  # noqa: D102
-        return x + y
-
-    def sub(self, x: Any, y: Any) -> Any:  # noqa: D102
-        return x - y
-
-    def neg(self, x: Any) -> Any:  # noqa: D102
-        return -x
-
-    def scale(self, x: Any, c: Any) -> Any:  # noqa: D102
-        return x * c
-
-    def div(self, x: Any, c: Any) -> Any:  # noqa: D102
-        return x / c
-
-    def div_leading(self, x: Any, d0: Any) -> Any:  # noqa: D102
-        return x / d0
-
-    def sum(self, lo: int, hi: int, term: Callable[[int], Any]) -> Any:  # noqa: D102
-        total: Any = 0.0
-        for j in range(lo, hi + 1):
-            total = total + term(j)
-        return total
-
-    def eval0(self, prim: Any, args0: Sequence[Any]) -> Any:  # noqa: D102
-        return prim.numpy_eval(*args0)

@@ -17,55 +17,11 @@ import numpy as np
 from .._jit.context import CompiledModule, jit_context
 from .._jit.runtime import array_caller
 
-__all__ = ["product_into", "PRODUCT_FUNCTION", "ACCUMULATE_FUNCTION"]
+__all__ = ["product_into", "ACCUMULATE_FUNCTION"]
 
-# c[r] = sum_s a[P[s]] * b[Q[s]]; the reduction may be reassociated so that it vectorises.
-# ({name} is filled in: the staged gdual functions include this function too.)
-PRODUCT_FUNCTION = """
-define void @{name}(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,
-                             ptr noalias %Q, ptr noalias %starts, i64 %n, i64 %npts) {
-entry:
-  %empty = icmp sle i64 %n, 0
-  br i1 %empty, label %exit, label %r.loop
-r.loop:
-  %r = phi i64 [ 0, %entry ], [ %r.next, %r.end ]
-  %s0.p = getelementptr i64, ptr %starts, i64 %r
-  %s0 = load i64, ptr %s0.p
-  %r.next = add i64 %r, 1
-  %s1.p = getelementptr i64, ptr %starts, i64 %r.next
-  %s1 = load i64, ptr %s1.p
-  br label %s.loop
-s.loop:
-  %s = phi i64 [ %s0, %r.loop ], [ %s.next, %s.loop ]
-  %acc = phi double [ 0.0, %r.loop ], [ %acc.next, %s.loop ]
-  %p.p = getelementptr i32, ptr %P, i64 %s
-  %p = load i32, ptr %p.p
-  %p.i = sext i32 %p to i64
-  %q.p = getelementptr i32, ptr %Q, i64 %s
-  %q = load i32, ptr %q.p
-  %q.i = sext i32 %q to i64
-  %x.p = getelementptr double, ptr %a, i64 %p.i
-  %x = load double, ptr %x.p
-  %y.p = getelementptr double, ptr %b, i64 %q.i
-  %y = load double, ptr %y.p
-  %xy = fmul contract double %x, %y
-  %acc.next = fadd reassoc contract double %acc, %xy
-  %s.next = add i64 %s, 1
-  %more = icmp slt i64 %s.next, %s1
-  br i1 %more, label %s.loop, label %r.end
-r.end:
-  %c.p = getelementptr double, ptr %c, i64 %r
-  store double %acc.next, ptr %c.p
-  %r.more = icmp slt i64 %r.next, %n
-  br i1 %r.more, label %r.loop, label %exit
-exit:
-  ret void
-}
-"""
-_SCALAR = PRODUCT_FUNCTION.replace("{name}", "{prefix}product")
-
-# c[r] = init[r] + w * sum_s a[P[s]] * b[Q[s]] (init may be c itself, or null for zero):
-# the fused step of a staged recurrence term (see staged.py).
+# c[r] = init[r] + w * sum_s a[P[s]] * b[Q[s]] (init may be null for zero): the product of two
+# series (init null, w = 1) and the fused step of a staged recurrence term (see staged.py). The
+# reduction may be reassociated so that it vectorises. ({name} is filled in by each user.)
 ACCUMULATE_FUNCTION = """
 define internal void @{name}(ptr noalias %c, ptr %init, ptr noalias %a, ptr noalias %b,
                              ptr noalias %P, ptr noalias %Q, ptr noalias %starts, i64 %n,
@@ -113,6 +69,21 @@ store:
   store double %v, ptr %c.p
   %r.more = icmp slt i64 %r.next, %n
   br i1 %r.more, label %r.loop, label %exit
+exit:
+  ret void
+}
+"""
+
+_SCALAR = ACCUMULATE_FUNCTION.replace("{name}", "taylorjit.series.accumulate") + """
+define void @{prefix}product(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,
+                             ptr noalias %Q, ptr noalias %starts, i64 %n, i64 %npts) {
+entry:
+  %empty = icmp sle i64 %n, 0
+  br i1 %empty, label %exit, label %run
+run:
+  call void @taylorjit.series.accumulate(ptr %c, ptr null, ptr %a, ptr %b, ptr %P, ptr %Q,
+                                         ptr %starts, i64 %n, double 1.0)
+  br label %exit
 exit:
   ret void
 }
