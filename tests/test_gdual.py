@@ -1031,3 +1031,25 @@ def test_dict_exponents_accept_variable_names():
     g = tj.sin(tj.gdual(0.5, "x", 3)) * tj.gdual(0.2, "y", 3)
     assert g.get_derivative({"x": 1, "y": 1}) == g.get_derivative({"dx": 1, "dy": 1})
     assert g.get_derivative({"z": 1}) == 0
+
+
+def test_evaluate_at_many_deviations_at_once():
+    """evaluate() takes arrays of deviations (a map evaluated at a cloud of points)."""
+    x, y = tj.gdual(0.3, "x", 10), tj.gdual(0.2, "y", 10)
+    g = tj.exp(x * y) + tj.sin(x - y)
+    d = np.random.default_rng(3).uniform(-0.05, 0.05, (2, 5000))
+    values = g.evaluate({"dx": d[0], "dy": d[1]})
+    exact = np.exp((0.3 + d[0]) * (0.2 + d[1])) + np.sin(0.1 + d[0] - d[1])
+    assert values.shape == (5000,)
+    np.testing.assert_allclose(values, exact, rtol=1e-13)  # truncation at order 10: ~1e-17
+    for i in (0, 4999):  # the same as one point at a time
+        assert values[i] == pytest.approx(g.evaluate({"dx": d[0, i], "dy": d[1, i]}), rel=1e-15)
+    with pytest.raises(ValueError, match="different lengths"):
+        g.evaluate({"dx": d[0], "dy": d[1, :10]})
+
+
+def test_evaluate_vectorized_gdual_per_point():
+    gv = tj.exp(tj.gdual(np.array([0.3, 0.5]), "x", 8))
+    np.testing.assert_allclose(gv.evaluate({"dx": 0.01}), np.exp([0.31, 0.51]), rtol=1e-15)
+    np.testing.assert_allclose(gv.evaluate({"dx": np.array([0.01, -0.02])}),
+                               np.exp([0.31, 0.48]), rtol=1e-15)

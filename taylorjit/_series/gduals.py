@@ -368,16 +368,38 @@ class gdual:  # noqa: N801 - pyaudi's name
         return gdual._make(out, self._symbols, self._order)
 
     def evaluate(self, values: Mapping[str, Any]) -> Any:
-        """The polynomial's value at the deviations ``{"dx": 0.1, "dy": -0.2}`` (others 0)."""
+        """The polynomial's value at the deviations ``{"dx": 0.1, "dy": -0.2}`` (others 0).
+
+        Deviations may be arrays of one length N: the result then has shape ``(N,)``, computed
+        in chunks from a table of powers per symbol. For a vectorized gdual of P points,
+        deviations are scalars (shared) or arrays of length P (one per point), and the result
+        has shape ``(P,)``.
+        """
         b = self._basis()
-        dev = np.zeros(len(self._symbols), dtype=object)
+        columns = [np.zeros(1)] * len(self._symbols)
         for sym, v in values.items():
-            dev[self._symbol_index(sym)] = np.asarray(v, dtype=float)
-        terms = np.ones(b.ncoef, dtype=object)
-        for s in range(len(self._symbols)):
-            terms = terms * np.array([dev[s] ** int(e) for e in b.exponents[:, s]], dtype=object)
-        total = sum(self._c[i] * terms[i] for i in range(b.ncoef))
-        return self._scalar(np.asarray(total, dtype=float))
+            columns[self._symbol_index(sym)] = np.atleast_1d(np.asarray(v, dtype=float))
+        sizes = {c.shape[0] for c in columns if c.shape[0] != 1}
+        if self._c.ndim == 2:
+            sizes.add(self._c.shape[1])
+        if len(sizes) > 1:
+            raise ValueError(f"deviations (and points) of different lengths: {sorted(sizes)}")
+        n = sizes.pop() if sizes else 1
+        out = np.empty(n)
+        chunk = max(1, 2**22 // b.ncoef)  # about 32 MB of monomial values at a time
+        exponents = np.arange(self.order + 1)[:, None]
+        for lo in range(0, n, chunk):
+            hi = min(lo + chunk, n)
+            monomials = np.ones((b.ncoef, hi - lo))
+            for s, col in enumerate(columns):
+                dev = np.broadcast_to(col, (n,))[lo:hi]
+                monomials *= (dev[None, :] ** exponents)[b.exponents[:, s]]
+            if self._c.ndim == 1:
+                out[lo:hi] = self._c @ monomials
+            else:
+                out[lo:hi] = np.einsum("kp,kp->p", self._c[:, lo:hi], monomials)
+        scalar = self._c.ndim == 1 and all(np.ndim(v) == 0 for v in values.values())
+        return float(out[0]) if scalar else out
 
     def _split_powers(self, s: int) -> list[gdual]:
         """``[G_0, G_1, ...]`` with ``self = sum_k sym_s**k * G_k`` (G_k free of symbol s)."""
