@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
-
 from benchmarks.cases import CASES
 from benchmarks.harness import TAYLORJIT, Options, main, run_case
 
@@ -24,17 +22,6 @@ TOP_KEYS = {
     "accuracy",
 }
 MEASUREMENT_KEYS = {"metric", "impl", "unit", "raw", "median", "min", "label", "note", "error"}
-
-
-def _cfunc_import_error() -> str | None:
-    """None if ``taylorjit.cfunc`` exists, else why not."""
-    try:
-        import taylorjit
-
-        taylorjit.cfunc  # noqa: B018 - the attribute access is the check
-    except Exception as exc:  # noqa: BLE001
-        return f"{type(exc).__name__}: {exc}"
-    return None
 
 
 def test_all_cases_quick(tmp_path):
@@ -77,10 +64,6 @@ def test_all_cases_quick(tmp_path):
                         for m in on_disk["measurements"]
                     ), (name, status["name"])
         docs[name] = on_disk
-
-    reason = _cfunc_import_error()
-    if reason is not None:
-        pytest.skip(f"taylorjit.cfunc unavailable: {reason}")
 
     for name, doc in docs.items():
         status = next(s for s in doc["implementations"] if s["name"] == TAYLORJIT)
