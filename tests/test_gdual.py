@@ -31,6 +31,7 @@ import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from references import mp_kepE
 
 import taylorjit as tj
 
@@ -55,17 +56,6 @@ class KepE(sp.Function):
                 value = mp_kepE(mp.mpf(sp.N(e, DPS + 10)), mp.mpf(sp.N(M, DPS + 10)))
                 return sp.Float(value, DPS)
         return None
-
-
-def mp_kepE(e, M):  # noqa: N802
-    """E - e sin(E) = M by Newton's method, at the working precision."""
-    E = M + e * mp.sin(M)
-    for _ in range(200):
-        step = (E - e * mp.sin(E) - M) / (1 - e * mp.cos(E))
-        E -= step
-        if abs(step) <= 4 * mp.eps * max(1, abs(E)):
-            break
-    return E
 
 
 DPS = 50

@@ -20,6 +20,7 @@ import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from references import mp_kepE
 from strategies import series_expressions
 
 import taylorjit as tj
@@ -29,17 +30,6 @@ from taylorjit._primitives.series import taylor_coefficients
 x, y = tj.make_vars("x", "y")
 p0 = tj.par[0]
 ORDER = 30
-
-
-def mp_kepE(e, M):  # noqa: N802
-    """E - e sin(E) = M by Newton's method, to the working precision."""
-    E = M + e * mp.sin(M)
-    for _ in range(200):
-        step = (E - e * mp.sin(E) - M) / (1 - e * mp.cos(E))
-        E -= step
-        if abs(step) <= 4 * mp.eps * max(1, abs(E)):
-            break
-    return E
 
 
 _SYMBOLS = [tj.to_sympy(v) for v in (x, y, p0, tj.time)]
