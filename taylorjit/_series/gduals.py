@@ -68,7 +68,7 @@ class gdual:  # noqa: N801 - pyaudi's name
     negative constant term gives nan coefficients, not an exception.
     """
 
-    __slots__ = ("_c", "_symbols", "_order")
+    __slots__ = ("_c", "_symbols", "_order", "_nz")
 
     def __init__(self, x0: Any, symbol: str | None = None, order: int | None = None) -> None:
         values = _as_values(x0)
@@ -76,7 +76,7 @@ class gdual:  # noqa: N801 - pyaudi's name
             if order is not None:
                 raise ValueError("a constant gdual takes no order: use gdual(c), or "
                                  "gdual(x0, 'x', order) for a variable")
-            self._set(values[None, ...].copy(), (), None)
+            self._set(values[None, ...].copy(), (), None, 1)
             return
         if not isinstance(symbol, str) or not symbol:
             raise TypeError(f"the symbol must be a non-empty string, got {symbol!r}")
@@ -85,16 +85,28 @@ class gdual:  # noqa: N801 - pyaudi's name
         c[0] = values
         if order >= 1:
             c[1] = 1.0
-        self._set(c, ("d" + symbol,), order)
+        self._set(c, ("d" + symbol,), order, 0b11)
 
-    def _set(self, c: np.ndarray, symbols: tuple[str, ...], order: int | None) -> None:
+    def _set(self, c: np.ndarray, symbols: tuple[str, ...], order: int | None,
+             nz: int | None = None) -> None:
         self._c, self._symbols, self._order = c, symbols, order
+        # The degrees that may be nonzero (bit d: degree d); None means all. Kept exact where
+        # it is cheap (variables, sums, products) so sparse factors skip their zero blocks.
+        self._nz = nz
 
     @classmethod
-    def _make(cls, c: np.ndarray, symbols: tuple[str, ...], order: int | None) -> gdual:
+    def _make(cls, c: np.ndarray, symbols: tuple[str, ...], order: int | None,
+              nz: int | None = None) -> gdual:
         g = object.__new__(cls)
-        g._set(c, symbols, order)
+        g._set(c, symbols, order, nz)
         return g
+
+    def _mask(self, order: int | None) -> int:
+        """The nonzero-degree mask truncated to ``order`` (all degrees when unknown)."""
+        if self._order is None:
+            return 1
+        full = (1 << ((order if order is not None else self._order) + 1)) - 1
+        return full if self._nz is None else self._nz & full
 
     # --- structure ------------------------------------------------------------------------
     @property
@@ -173,19 +185,20 @@ class gdual:  # noqa: N801 - pyaudi's name
     def __add__(self, other: Any) -> gdual:
         if isinstance(other, gdual):
             if self._same_layout(other):
-                return gdual._make(self._c + other._c, self._symbols, self._order)
+                return gdual._make(self._c + other._c, self._symbols, self._order,
+                                   _union(self._nz, other._nz))
             (a, b), symbols, order = self._align([self, other])
-            return gdual._make(a + b, symbols, order)
+            return gdual._make(a + b, symbols, order, self._mask(order) | other._mask(order))
         if isinstance(other, Expr):
             return NotImplemented
         c = self._c.copy()
         c[0] = c[0] + _as_values(other)
-        return gdual._make(c, self._symbols, self._order)
+        return gdual._make(c, self._symbols, self._order, _union(self._nz, 1))
 
     __radd__ = __add__
 
     def __neg__(self) -> gdual:
-        return gdual._make(-self._c, self._symbols, self._order)
+        return gdual._make(-self._c, self._symbols, self._order, self._nz)
 
     def __pos__(self) -> gdual:
         return self
@@ -199,13 +212,15 @@ class gdual:  # noqa: N801 - pyaudi's name
     def __mul__(self, other: Any) -> gdual:
         if isinstance(other, gdual):
             if self._same_layout(other):
-                return gdual._make(_product(self._c, other._c, len(self._symbols), self._order),
-                                   self._symbols, self._order)
-            (a, b), symbols, order = self._align([self, other])
-            return gdual._make(_product(a, b, len(symbols), order), symbols, order)
+                a, b, symbols, order = self._c, other._c, self._symbols, self._order
+            else:
+                (a, b), symbols, order = self._align([self, other])
+            ma, mb = self._mask(order), other._mask(order)
+            return gdual._make(_product(a, b, len(symbols), order, ma, mb), symbols, order,
+                               _sumset(ma, mb, order))
         if isinstance(other, Expr):
             return NotImplemented
-        return gdual._make(self._c * _as_values(other), self._symbols, self._order)
+        return gdual._make(self._c * _as_values(other), self._symbols, self._order, self._nz)
 
     __rmul__ = __mul__
 
@@ -214,7 +229,7 @@ class gdual:  # noqa: N801 - pyaudi's name
             return _apply("div", (self, other))
         if isinstance(other, Expr):
             return NotImplemented
-        return gdual._make(self._c / _as_values(other), self._symbols, self._order)
+        return gdual._make(self._c / _as_values(other), self._symbols, self._order, self._nz)
 
     def __rtruediv__(self, other: Any) -> gdual:
         return _apply("div", (other, self))
@@ -539,15 +554,37 @@ def _unit(bs: Any, i: int) -> np.ndarray:
     return c
 
 
-def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None) -> np.ndarray:
-    """Truncated product of two aligned flat coefficient arrays: one compiled kernel call."""
+def _union(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a | b
+
+
+def _sumset(ma: int, mb: int, order: int | None) -> int | None:
+    """Degrees of a product: ``{i + j}`` over the factors' degrees, capped at the order."""
+    if order is None:
+        return 1
+    out = 0
+    for i in range(order + 1):
+        if (ma >> i) & 1:
+            out |= mb << i
+    return out & ((1 << (order + 1)) - 1)
+
+
+def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None,
+             mask_a: int | None = None, mask_b: int | None = None) -> np.ndarray:
+    """Truncated product of two aligned flat coefficient arrays: one compiled kernel call,
+    over the pairs of nonzero blocks only when the factors' degree masks say some are zero."""
     if order is None:
         return a * b
     if nvars == 1 and a.ndim == 1:  # univariate: numpy's convolution is the product
         return np.convolve(a, b)[: order + 1]
+    bs = basis(nvars, order)
+    full = bs.full_mask
+    mask_a = full if mask_a is None else mask_a
+    mask_b = full if mask_b is None else mask_b
     # (gdual coefficient arrays are always C-contiguous float64: no conversion needed)
-    out = np.empty(a.shape)
-    return product_into(out, a, b, basis(nvars, order).product_table)
+    if mask_a == full and mask_b == full:
+        return product_into(np.empty(a.shape), a, b, bs.product_table)
+    return product_into(np.zeros(a.shape), a, b, bs.masked_product_table(mask_a, mask_b))
 
 
 #: Series at least this large run their functions through a compiled, staged kernel (one call;

@@ -19,11 +19,12 @@ from .._jit.runtime import array_caller
 
 __all__ = ["product_into", "ACCUMULATE_FUNCTION"]
 
-# c[r] = init[r] + w * sum_s a[P[s]] * b[Q[s]] (init may be null for zero): the product of two
+# c[r] = init[r] + w * sum_s a[P[s]] * b[Q[s]] (init may be null for zero, or c itself; a target
+# r with no pairs gets init[r]): the product of two
 # series (init null, w = 1) and the fused step of a staged recurrence term (see staged.py). The
 # reduction may be reassociated so that it vectorises. ({name} is filled in by each user.)
 ACCUMULATE_FUNCTION = """
-define internal void @{name}(ptr noalias %c, ptr %init, ptr noalias %a, ptr noalias %b,
+define internal void @{name}(ptr %c, ptr %init, ptr noalias %a, ptr noalias %b,
                              ptr noalias %P, ptr noalias %Q, ptr noalias %starts, i64 %n,
                              double %w) noinline {
 entry:
@@ -36,7 +37,8 @@ r.loop:
   %r.next = add i64 %r, 1
   %s1.p = getelementptr i64, ptr %starts, i64 %r.next
   %s1 = load i64, ptr %s1.p
-  br label %s.loop
+  %none = icmp sge i64 %s0, %s1
+  br i1 %none, label %r.end, label %s.loop
 s.loop:
   %s = phi i64 [ %s0, %r.loop ], [ %s.next, %s.loop ]
   %acc = phi double [ 0.0, %r.loop ], [ %acc.next, %s.loop ]
@@ -56,7 +58,8 @@ s.loop:
   %more = icmp slt i64 %s.next, %s1
   br i1 %more, label %s.loop, label %r.end
 r.end:
-  %scaled = fmul double %acc.next, %w
+  %total = phi double [ 0.0, %r.loop ], [ %acc.next, %s.loop ]
+  %scaled = fmul double %total, %w
   %i.p = getelementptr double, ptr %init, i64 %r
   br i1 %no.init, label %store, label %add
 add:
@@ -89,7 +92,8 @@ exit:
 }
 """
 
-# Vectorized gduals: rows of npts values; c[r, :] = sum_s a[P[s], :] * b[Q[s], :].
+# Vectorized gduals: rows of npts values; c[r, :] = sum_s a[P[s], :] * b[Q[s], :] (rows without
+# pairs are left untouched: callers pass zeros when a masked table may have such rows).
 _POINTS = """
 define void @{prefix}product(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,
                              ptr noalias %Q, ptr noalias %starts, i64 %n, i64 %npts) {
@@ -104,7 +108,8 @@ r.loop:
   %s1.p = getelementptr i64, ptr %starts, i64 %r.next
   %s1 = load i64, ptr %s1.p
   %row.c = mul i64 %r, %npts
-  br label %s.loop
+  %none = icmp sge i64 %s0, %s1
+  br i1 %none, label %r.end, label %s.loop
 s.loop:
   %s = phi i64 [ %s0, %r.loop ], [ %s.next, %t.end ]
   %p.p = getelementptr i32, ptr %P, i64 %s

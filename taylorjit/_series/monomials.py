@@ -47,6 +47,7 @@ class Basis:
                                    dtype=float)
         self.block_degree = {int(offsets[d + 1] - offsets[d]): d for d in range(order + 1)}
         self._pairs: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+        self._masked: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
 
     def block(self, d: int) -> slice:
         """The slice of the flat coefficient array holding degree ``d``."""
@@ -82,11 +83,31 @@ class Basis:
         return self._pairs[key]
 
     @cached_property
+    def full_mask(self) -> int:
+        """The degree mask with every degree ``0..order`` set."""
+        return (1 << (self.order + 1)) - 1
+
+    @cached_property
     def product_table(self) -> tuple[np.ndarray, ...]:
         """The pair table of a whole truncated product over flat coefficient arrays."""
-        ps, qs, rs = [], [], []
+        return self.masked_product_table(self.full_mask, self.full_mask)
+
+    def masked_product_table(self, mask_a: int, mask_b: int) -> tuple[np.ndarray, ...]:
+        """The pair table of a product whose factors are nonzero only in the degrees set in
+        ``mask_a`` and ``mask_b`` (bit d: degree d); targets without pairs get empty ranges.
+        Cached per mask pair: sparse factors such as ``1 + x1 + ... + xn`` pay only for their
+        nonzero blocks."""
+        key = (mask_a, mask_b)
+        if key not in self._masked:
+            self._masked[key] = self._build_product_table(mask_a, mask_b)
+        return self._masked[key]
+
+    def _build_product_table(self, mask_a: int, mask_b: int) -> tuple[np.ndarray, ...]:
+        ps, qs, rs = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         for k in range(self.order + 1):
             for i in range(k + 1):
+                if not (mask_a >> i) & 1 or not (mask_b >> (k - i)) & 1:
+                    continue
                 p, q, starts = self.pair_table(i, k - i)
                 counts = np.diff(starts)
                 ps.append(p.astype(np.int64) + self.offsets[i])
