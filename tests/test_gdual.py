@@ -1043,3 +1043,19 @@ def test_evaluate_vectorized_gdual_per_point():
     np.testing.assert_allclose(gv.evaluate({"dx": 0.01}), np.exp([0.31, 0.51]), rtol=1e-15)
     np.testing.assert_allclose(gv.evaluate({"dx": np.array([0.01, -0.02])}),
                                np.exp([0.31, 0.48]), rtol=1e-15)
+
+
+def test_to_expression_compiles_a_map_for_many_points():
+    """A gdual map as taylorjit expressions (Horner), compiled once, evaluated at many points."""
+    xs = [tj.gdual(0.1 * (i + 1), f"x{i}", 6) for i in range(3)]
+    maps = [tj.exp(xs[0] * xs[1]) + xs[2], tj.sin(xs[1] - xs[2]) / (2 + xs[0]), 3.5 + 0 * xs[0]]
+    symbols = sorted(set().union(*(g.symbol_set for g in maps)))
+    cf = tj.cfunc([g.to_expression() for g in maps], vars=[tj.var(s) for s in symbols])
+    d = np.random.default_rng(5).uniform(-0.1, 0.1, (3, 257))
+    values = cf(d)
+    for row, g in zip(values, maps, strict=True):
+        ref = g.evaluate({s: d[symbols.index(s)] for s in g.symbol_set})
+        np.testing.assert_allclose(row, ref, rtol=1e-14, atol=1e-14)
+    assert str(xs[0].to_expression()) in ("dx0 + 0.1", "0.1 + dx0")
+    with pytest.raises(ValueError, match="scalar gdual"):
+        tj.gdual(np.array([0.1, 0.2]), "x", 2).to_expression()

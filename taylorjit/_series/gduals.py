@@ -416,6 +416,39 @@ class gdual:  # noqa: N801 - pyaudi's name
         scalar = self._c.ndim == 1 and all(np.ndim(v) == 0 for v in values.values())
         return float(out[0]) if scalar else out
 
+    def to_expression(self) -> Expr:
+        """The polynomial as a taylorjit expression in the variables ``dx, dy, ...`` (Horner).
+
+        Compile maps with it to evaluate them at many points natively::
+
+            cf = tj.cfunc([g.to_expression() for g in maps], vars=[tj.var(s) for s in symbols])
+            values = cf(deviations)  # deviations of shape (nsymbols, npoints)
+
+        Horner's scheme, one symbol at a time: about two operations per coefficient.
+        """
+        if self._c.ndim != 1:
+            raise ValueError("to_expression() needs a scalar gdual (not a vectorized one)")
+        b = self._basis()
+        variables = [Var(sym) for sym in self._symbols]
+        coefficients = self._c
+
+        def horner(rows: np.ndarray, s: int) -> Expr:
+            if s == len(variables):
+                value = float(coefficients[rows[0]])
+                # Integral coefficients become exact numbers (same value), so that 0 and 1
+                # simplify away: "dx + 0.1", not "1.0*dx + 0.1".
+                exact = value.is_integer() and abs(value) < 2.0**53
+                return Num(int(value)) if exact else Num(value)
+            powers = b.exponents[rows, s]
+            parts = [horner(rows[powers == k], s + 1) if np.any(powers == k) else Num(0)
+                     for k in range(int(powers.max()) + 1)]
+            result = parts[-1]
+            for part in reversed(parts[:-1]):
+                result = result * variables[s] + part
+            return result
+
+        return horner(np.arange(b.ncoef), 0)
+
     def _split_powers(self, s: int) -> list[gdual]:
         """``[G_0, G_1, ...]`` with ``self = sum_k sym_s**k * G_k`` (G_k free of symbol s)."""
         b = self._basis()
