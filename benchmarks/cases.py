@@ -54,6 +54,8 @@ from .harness import (
     ImplStatus,
     Measurement,
     Options,
+    Unavailable,
+    describe_error,
     time_calls,
     time_once,
 )
@@ -89,18 +91,6 @@ IMPL_METRICS: dict[str, tuple[str, ...]] = {
     "numpy": ("throughput", "err_mpmath"),
     "sympy": ("compile_cold", "throughput", "err_numpy", "err_mpmath"),
 }
-
-
-class Unavailable(Exception):
-    """Raised by a loader when an implementation cannot be used."""
-
-
-def _err(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()
-    first = msg[0] if msg else ""
-    if len(first) > 160:
-        first = first[:157] + "..."
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 # ---------------------------------------------------------------------------
@@ -245,7 +235,7 @@ def load_taylorjit() -> JitBackend:
         cfunc = tj.cfunc
         ns = taylorjit_namespace()
     except Exception as exc:  # noqa: BLE001 - any failure means unavailable
-        raise Unavailable(f"taylorjit.cfunc unavailable: {_err(exc)}") from exc
+        raise Unavailable(f"taylorjit.cfunc unavailable: {describe_error(exc)}") from exc
 
     def clear_memory() -> None:
         from taylorjit._jit.context import jit_context
@@ -311,7 +301,7 @@ def load_heyoka() -> JitBackend:
     except ImportError as exc:
         raise Unavailable("not installed") from exc
     except Exception as exc:  # noqa: BLE001
-        raise Unavailable(f"import failed: {_err(exc)}") from exc
+        raise Unavailable(f"import failed: {describe_error(exc)}") from exc
     state = hy.llvm_state
 
     @contextlib.contextmanager
@@ -361,7 +351,7 @@ def _bench_jit(
         outs, variables = problem.build(backend.ns)
     except Exception as exc:  # noqa: BLE001
         for metric in IMPL_METRICS[name]:
-            _add_error(result, metric, name, f"building the expression failed: {_err(exc)}")
+            _add_error(result, metric, name, f"building the expression failed: {describe_error(exc)}")
         return
     with tempfile.TemporaryDirectory(prefix=f"taylorjit-bench-{name}-") as tmp:
         root = Path(tmp)
@@ -402,7 +392,7 @@ def _bench_jit(
             _add(result, "compile_disk", name, disk, note="; ".join(notes))
             result.notes.extend(f"{name}, compile_disk: {n}" for n in notes)
         except Exception as exc:  # noqa: BLE001
-            msg = _err(exc)
+            msg = describe_error(exc)
             if stage == "compile_cold" or not cold:
                 _add_error(result, "compile_cold", name, msg)
             else:
@@ -414,7 +404,7 @@ def _bench_jit(
                 compiled = backend.compile(outs, variables)
         except Exception as exc:  # noqa: BLE001
             for metric in ("throughput", "err_numpy", "err_mpmath"):
-                _add_error(result, metric, name, f"compile failed: {_err(exc)}")
+                _add_error(result, metric, name, f"compile failed: {describe_error(exc)}")
             return
     _throughput_and_accuracy(
         name,
@@ -475,7 +465,7 @@ def _throughput_and_accuracy(
     except Exception as exc:  # noqa: BLE001
         for metric in ("throughput", "err_numpy", "err_mpmath"):
             if metric in IMPL_METRICS[name]:
-                _add_error(result, metric, name, f"evaluation failed: {_err(exc)}")
+                _add_error(result, metric, name, f"evaluation failed: {describe_error(exc)}")
         return None
     if "err_numpy" in IMPL_METRICS[name]:
         if ref_np is None:
@@ -530,7 +520,7 @@ def _bench_sympy(
         fn = sp.lambdify(syms, outs, "numpy")
     except Exception as exc:  # noqa: BLE001
         for metric in IMPL_METRICS["sympy"]:
-            _add_error(result, metric, "sympy", f"lambdify failed: {_err(exc)}")
+            _add_error(result, metric, "sympy", f"lambdify failed: {describe_error(exc)}")
         return
     rows = list(inputs)
 
@@ -628,7 +618,7 @@ def run_cfunc_case(case: str, problem: Problem, options: Options) -> CaseResult:
         options.log(f"[bench]   mpmath reference at {result.params['mp_points']} points")
         ref_mp = _mp_reference(problem, inputs[:, : result.params["mp_points"]], options.mp_dps)
     except Exception as exc:  # noqa: BLE001
-        options.log(f"[bench]   mpmath reference failed: {_err(exc)}")
+        options.log(f"[bench]   mpmath reference failed: {describe_error(exc)}")
         ref_mp = None
 
     # numpy first: its output is the float64 reference of err_numpy
@@ -643,7 +633,7 @@ def run_cfunc_case(case: str, problem: Problem, options: Options) -> CaseResult:
         except Exception as exc:  # noqa: BLE001
             for metric in IMPL_METRICS["sympy"]:
                 if result.get(metric, "sympy") is None:
-                    _add_error(result, metric, "sympy", _err(exc))
+                    _add_error(result, metric, "sympy", describe_error(exc))
 
     order_m = {m: i for i, m in enumerate(METRICS)}
     order_i = {n: i for i, n in enumerate(IMPLS)}

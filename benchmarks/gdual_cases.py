@@ -46,7 +46,17 @@ from typing import Any
 
 import numpy as np
 
-from .harness import TAYLORJIT, CaseResult, ImplStatus, Measurement, Options, time_calls, time_once
+from .harness import (
+    TAYLORJIT,
+    CaseResult,
+    ImplStatus,
+    Measurement,
+    Options,
+    Unavailable,
+    describe_error,
+    time_calls,
+    time_once,
+)
 
 __all__ = [
     "GDUAL_CASES",
@@ -66,14 +76,6 @@ IMPLS = (TAYLORJIT, DACE, GTPSA)
 
 #: Scale from seconds to the display unit of a time row.
 _SCALE = {"us": 1e6, "ms": 1e3, "ns/op": 1e9}
-
-
-def _err(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()
-    first = msg[0] if msg else ""
-    if len(first) > 160:
-        first = first[:157] + "..."
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 # ---------------------------------------------------------------------------
@@ -205,7 +207,7 @@ def _measure(fn: Callable[[], Any], options: Options, cap: float | None = None) 
     except _Deadline:
         return _Timing(error=f"did not finish in {cap:g} s (stopped): > {cap:g} s")
     except Exception as exc:  # noqa: BLE001
-        return _Timing(error=f"failed: {_err(exc)}")
+        return _Timing(error=f"failed: {describe_error(exc)}")
     if 2 * first > cap:
         return _Timing([first], note=f"one call takes {first:.3g} s: the warm-up call is the only sample")
     repeat = min(options.nrepeat, max(1, int(cap / (2 * max(first, 1e-9)))))
@@ -219,7 +221,7 @@ def _measure(fn: Callable[[], Any], options: Options, cap: float | None = None) 
     except _Deadline:
         return _Timing([first], note=f"repeats stopped after {2 * cap:g} s: warm-up call only")
     except Exception as exc:  # noqa: BLE001
-        return _Timing(error=f"failed: {_err(exc)}")
+        return _Timing(error=f"failed: {describe_error(exc)}")
     calls = f"{number} call(s) per sample"
     return _Timing(samples, note=f"{calls}; {note}" if note else calls)
 
@@ -243,7 +245,7 @@ def _measure_points(
     except _Deadline:
         return _Timing(error=f"did not finish in {cap:g} s (stopped)")
     except Exception as exc:  # noqa: BLE001
-        return _Timing(error=f"failed: {_err(exc)}")
+        return _Timing(error=f"failed: {describe_error(exc)}")
     if k < npoints:
         note = f"loop timed on the first {k:,} of {npoints:,} points, extrapolated linearly"
     else:
@@ -254,10 +256,6 @@ def _measure_points(
 # ---------------------------------------------------------------------------
 # Backends: one adapter per library, same interface
 # ---------------------------------------------------------------------------
-
-
-class _Unavailable(Exception):
-    """An implementation cannot be used (the message says why)."""
 
 
 class _Backend:
@@ -303,7 +301,7 @@ class _TaylorjitBackend(_Backend):
 
             tj.gdual  # noqa: B018 - the attribute access is the check
         except Exception as exc:  # noqa: BLE001 - any failure means unavailable
-            raise _Unavailable(f"taylorjit.gdual unavailable: {_err(exc)}") from exc
+            raise Unavailable(f"taylorjit.gdual unavailable: {describe_error(exc)}") from exc
         self.tj = tj
         self.version = str(getattr(tj, "__version__", ""))
         self.detail = "tj.gdual(x0, 'x', order), tj.exp(g), ...; g.derivatives()"
@@ -360,9 +358,9 @@ class _DaceBackend(_Backend):
             import daceypy
             from daceypy import DA, core
         except ImportError as exc:
-            raise _Unavailable("not installed") from exc
+            raise Unavailable("not installed") from exc
         except Exception as exc:  # noqa: BLE001
-            raise _Unavailable(f"import failed: {_err(exc)}") from exc
+            raise Unavailable(f"import failed: {describe_error(exc)}") from exc
         self.daceypy, self.DA, self.core = daceypy, DA, core
         self.version = f"{daceypy.__version__} (DACE core {'.'.join(map(str, DA.version()))})"
         self.detail = "daceypy.DA (DA.init(order, nvars) per size, untimed); a.exp(), ..."
@@ -404,16 +402,16 @@ class _GtpsaBackend(_Backend):
             import cffi
             import madng_tpsa
         except ImportError as exc:
-            raise _Unavailable("not installed") from exc
+            raise Unavailable("not installed") from exc
         except Exception as exc:  # noqa: BLE001
-            raise _Unavailable(f"import failed: {_err(exc)}") from exc
+            raise Unavailable(f"import failed: {describe_error(exc)}") from exc
         self.mt = madng_tpsa
         try:
             self.ffi = cffi.FFI()
             self.ffi.cdef(_GTPSA_CDEF)
             self.lib = self.ffi.dlopen(madng_tpsa.core_library())
         except Exception as exc:  # noqa: BLE001
-            raise _Unavailable(f"GTPSA C functions unavailable: {_err(exc)}") from exc
+            raise Unavailable(f"GTPSA C functions unavailable: {describe_error(exc)}") from exc
         self.version = str(madng_tpsa.__version__)
         self.detail = (
             "madng_tpsa.Descriptor(nvars, order), Tpsa ops; getv/setv/eval/minv of the same "
@@ -476,10 +474,11 @@ def _start(
         try:
             backend: _Backend | None = _LOADERS[name]()
             status = ImplStatus(name=name, available=True, version=backend.version, detail=backend.detail)
-        except _Unavailable as exc:
+        except Unavailable as exc:
             backend, status = None, ImplStatus(name=name, available=False, detail=str(exc))
         except Exception as exc:  # noqa: BLE001
-            backend, status = None, ImplStatus(name=name, available=False, detail=f"failed: {_err(exc)}")
+            detail = f"failed: {describe_error(exc)}"
+            backend, status = None, ImplStatus(name=name, available=False, detail=detail)
         if not status.available:
             options.log(f"[bench]   {name}: {status.detail}")
         result.implementations.append(status)
@@ -581,8 +580,8 @@ def _run(
         backend.setup(nvars, order)
         body(backend)
     except Exception as exc:  # noqa: BLE001
-        log(f"[bench]   {backend.name}: failed: {_err(exc)}")
-        return f"failed: {_err(exc)}"
+        log(f"[bench]   {backend.name}: failed: {describe_error(exc)}")
+        return f"failed: {describe_error(exc)}"
     finally:
         if backend.name == DACE:
             gc.collect()
@@ -1004,7 +1003,7 @@ def gdual_derivatives(options: Options) -> CaseResult:
         reference: np.ndarray | None = _deriv_reference(o, _DERIV_POINT)
         ref_error = ""
     except Exception as exc:  # noqa: BLE001
-        reference, ref_error = None, f"mpmath reference failed: {_err(exc)}"
+        reference, ref_error = None, f"mpmath reference failed: {describe_error(exc)}"
     label = "max rel. error vs mpmath (normwise per order)"
     for name, lib in backends.items():
         if lib is None or reference is None or name not in values:
@@ -1141,7 +1140,7 @@ def gdual_map_eval(options: Options) -> CaseResult:
                 )
                 why = "" if vector_ok else f"array deviations gave shape {probe.shape} / other values"
             except Exception as exc:  # noqa: BLE001
-                vector_ok, why = False, _err(exc)
+                vector_ok, why = False, describe_error(exc)
             if vector_ok:
                 timings[lib.name] = _measure(lambda: many(slice(None)), options)
                 if not timings[lib.name].error:
@@ -1371,7 +1370,7 @@ def gdual_vectorized(options: Options) -> CaseResult:
         reference: np.ndarray | None = _vector_reference(o, xs[:ncheck], ys[:ncheck])
         ref_error = ""
     except Exception as exc:  # noqa: BLE001
-        reference, ref_error = None, f"mpmath reference failed: {_err(exc)}"
+        reference, ref_error = None, f"mpmath reference failed: {describe_error(exc)}"
     label = f"max rel. error vs exact derivatives (mpmath; first {ncheck} points, per order)"
     degrees = _monomials(2, o).sum(axis=1)
     for name, lib in backends.items():

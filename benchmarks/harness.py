@@ -727,3 +727,16 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmarks") 
             print(f"case {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             status = 1
     return status
+
+
+class Unavailable(Exception):
+    """Raised by a loader when an implementation cannot be used (the message says why)."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One short line naming an exception and its first message line (for table notes)."""
+    msg = str(exc).strip().splitlines()
+    first = msg[0] if msg else ""
+    if len(first) > 160:
+        first = first[:157] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
