@@ -44,11 +44,9 @@ TRIG_FAST_MAX = 2.0**28
 
 
 # ------------------------------------------------------------------ JIT harness
-def _emit_kernel(module: ir.Module, name: str, fn: str, width: int) -> None:
-    """``void name(double* out, const double* in, i64 n)``; n must be a multiple of width.
-
-    For ``sincos`` the output holds 2n values: sin at ``out[0:n]``, cos at ``out[n:2n]``.
-    """
+def _emit_loop(module: ir.Module, name: str, width: int, body) -> None:
+    """``void name(double* out, const double* in, i64 n)`` looping over ``i`` in steps of
+    ``width``; ``body(b, i, n, ty, out, inp)`` emits one step (n a multiple of width)."""
     ty = _F64 if width == 1 else ir.VectorType(_F64, width)
     func = ir.Function(module, ir.FunctionType(ir.VoidType(), [_PTR, _PTR, _I64]), name)
     out, inp, n = func.args
@@ -60,47 +58,47 @@ def _emit_kernel(module: ir.Module, name: str, fn: str, width: int) -> None:
     b.position_at_end(loop)
     i = b.phi(_I64)
     i.add_incoming(ir.Constant(_I64, 0), entry)
-    x = b.load(b.gep(inp, [i], source_etype=_F64), typ=ty, align=8)
-    if fn == "sincos":
-        s, c = vecmath.emit_sincos(b, x)
-        b.store(s, b.gep(out, [i], source_etype=_F64), align=8)
-        b.store(c, b.gep(out, [b.add(i, n)], source_etype=_F64), align=8)
-    else:
-        y = getattr(vecmath, f"emit_{fn}")(b, x)
-        b.store(y, b.gep(out, [i], source_etype=_F64), align=8)
+    body(b, i, n, ty, out, inp)
     i2 = b.add(i, ir.Constant(_I64, width))
     i.add_incoming(i2, b.block)
     b.cbranch(b.icmp_signed("<", i2, n), loop, exit_)
     b.position_at_end(exit_)
     b.ret_void()
+
+
+def _emit_kernel(module: ir.Module, name: str, fn: str, width: int) -> None:
+    """``void name(double* out, const double* in, i64 n)``; n must be a multiple of width.
+
+    For ``sincos`` the output holds 2n values: sin at ``out[0:n]``, cos at ``out[n:2n]``.
+    """
+
+    def body(b, i, n, ty, out, inp):
+        x = b.load(b.gep(inp, [i], source_etype=_F64), typ=ty, align=8)
+        if fn == "sincos":
+            s, c = vecmath.emit_sincos(b, x)
+            b.store(s, b.gep(out, [i], source_etype=_F64), align=8)
+            b.store(c, b.gep(out, [b.add(i, n)], source_etype=_F64), align=8)
+        else:
+            y = getattr(vecmath, f"emit_{fn}")(b, x)
+            b.store(y, b.gep(out, [i], source_etype=_F64), align=8)
+
+    _emit_loop(module, name, width, body)
 
 
 def _emit_combo(module: ir.Module, width: int) -> None:
     """``void combo(double* out, const double* xy, i64 n)``: out = sin(x)*exp(y) + cos(x*y),
     with x = xy[0:n], y = xy[n:2n] (benchmark only)."""
-    ty = ir.VectorType(_F64, width)
-    func = ir.Function(module, ir.FunctionType(ir.VoidType(), [_PTR, _PTR, _I64]), f"combo_{width}")
-    out, inp, n = func.args
-    entry = func.append_basic_block("entry")
-    loop = func.append_basic_block("loop")
-    exit_ = func.append_basic_block("exit")
-    b = ir.IRBuilder(entry)
-    b.cbranch(b.icmp_signed(">", n, ir.Constant(_I64, 0)), loop, exit_)
-    b.position_at_end(loop)
-    i = b.phi(_I64)
-    i.add_incoming(ir.Constant(_I64, 0), entry)
-    x = b.load(b.gep(inp, [i], source_etype=_F64), typ=ty, align=8)
-    y = b.load(b.gep(inp, [b.add(i, n)], source_etype=_F64), typ=ty, align=8)
-    r = b.fadd(
-        b.fmul(vecmath.emit_sin(b, x), vecmath.emit_exp(b, y)),
-        vecmath.emit_cos(b, b.fmul(x, y)),
-    )
-    b.store(r, b.gep(out, [i], source_etype=_F64), align=8)
-    i2 = b.add(i, ir.Constant(_I64, width))
-    i.add_incoming(i2, b.block)
-    b.cbranch(b.icmp_signed("<", i2, n), loop, exit_)
-    b.position_at_end(exit_)
-    b.ret_void()
+
+    def body(b, i, n, ty, out, inp):
+        x = b.load(b.gep(inp, [i], source_etype=_F64), typ=ty, align=8)
+        y = b.load(b.gep(inp, [b.add(i, n)], source_etype=_F64), typ=ty, align=8)
+        r = b.fadd(
+            b.fmul(vecmath.emit_sin(b, x), vecmath.emit_exp(b, y)),
+            vecmath.emit_cos(b, b.fmul(x, y)),
+        )
+        b.store(r, b.gep(out, [i], source_etype=_F64), align=8)
+
+    _emit_loop(module, f"combo_{width}", width, body)
 
 
 def _host_tm() -> llvm.TargetMachine:
