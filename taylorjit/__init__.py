@@ -43,13 +43,16 @@ from ._primitives.sympy_bridge import to_sympy as to_sympy
 from ._series.gduals import derivatives as derivatives
 from ._series.gduals import gdual as gdual
 from ._series.gduals import invert_map as invert_map
+from ._taylor.coutput import continuous_output as continuous_output
+from ._taylor.integrator import taylor_adaptive as taylor_adaptive
+from ._taylor.integrator import taylor_outcome as taylor_outcome
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Expr", "make_vars", "var", "par", "time", "subs", "get_variables", "get_params",
     "diff", "diff_tensors", "DTens", "from_sympy", "to_sympy", "cfunc", "gdual", "derivatives",
-    "invert_map",
+    "invert_map", "taylor_adaptive", "taylor_outcome", "continuous_output",
     "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh",
     "acosh", "atanh", "exp", "log", "sqrt", "square", "pow", "erf", "kepE",
 ]

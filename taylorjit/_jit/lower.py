@@ -62,6 +62,18 @@ def lower_call(builder: ir.IRBuilder, prim: Any, args: Sequence[ir.Value],
     raise NotImplementedError(f"unknown lowering kind {kind!r} for {prim.name}")
 
 
+def lower_call_linked(builder: ir.IRBuilder, prim: Any, args: Sequence[ir.Value],
+                      exponent: Num | None = None) -> ir.Value:
+    """Like :func:`lower_call`, but primitives of the runtime library are called there (as
+    :func:`lower_text` does) instead of being emitted inline."""
+    inline_pow = isinstance(exponent, Num) and _multiplied_out(exponent) is not None
+    if in_runtime(prim) and not inline_pow:
+        t = args[0].type
+        fn = h.external(builder.module, runtime_symbol(prim.name, h.width_of(t)), t, [t] * len(args))
+        return builder.call(fn, list(args))
+    return lower_call(builder, prim, args, exponent)
+
+
 def in_runtime(prim: Any) -> bool:
     """Whether ``prim``'s general lowering lives in the runtime library (not inline)."""
     return prim.lowering.partition(":")[0] in ("vecmath", "libm", "ir")

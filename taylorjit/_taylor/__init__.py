@@ -1,0 +1,1 @@
+"""Layer 5: the ODE side (decomposition, jets, step control, the native propagation loop)."""

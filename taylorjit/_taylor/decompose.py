@@ -1,0 +1,160 @@
+"""Decomposition: an ODE system as a topologically sorted list of elementary operations.
+
+``x' = f(x, p, t)`` becomes the state variables ``u_0 .. u_{n-1}`` followed by one entry per
+call node of the right-hand sides (shared subexpressions once: the DAG is hash-consed) and the
+auxiliary series their recurrences read (sin reads cos, tan reads tan**2, ...), in an order where
+every node comes after the nodes it reads at the same Taylor order. The jet emitters
+(``jet.py``) walk this list order by order; ``Decomposition.__str__`` shows it as heyoka does.
+
+Extra expressions (event equations, later issues) are expanded in the same decomposition, so
+their Taylor series over a step come out of the same compiled kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._expr import Call, Expr, Num, Par, Time, Var, as_expr, get_variables, structural_key
+from .._primitives.table import TaylorForm, taylor_program
+
+__all__ = ["Decomposition", "decompose", "validate_system"]
+
+
+def validate_system(sys: Any) -> tuple[list[Var], list[Expr]]:
+    """Check a list of ``(var, rhs)`` pairs as heyoka does; return the variables and rhs.
+
+    Raises
+    ------
+    ValueError
+        An empty system, a left-hand side that is not a variable, a variable defined twice, or
+        a variable used in a right-hand side that has no equation.
+    TypeError
+        Something that is not a sequence of pairs.
+    """
+    try:
+        pairs = list(sys)
+    except TypeError:
+        raise TypeError("an ODE system must be a list of (variable, right-hand side) pairs, "
+                        f"not {type(sys).__name__}") from None
+    if not pairs:
+        raise ValueError("Cannot integrate a system of zero equations")
+    lhs: list[Var] = []
+    rhs: list[Expr] = []
+    for pair in pairs:
+        try:
+            x, f = pair
+        except (TypeError, ValueError):
+            raise TypeError("an ODE system must be a list of (variable, right-hand side) pairs, "
+                            f"but it contains {pair!r}") from None
+        x = as_expr(x) if not isinstance(x, str) else Var(x)
+        if not isinstance(x, Var):
+            raise ValueError("Invalid system of differential equations detected: the left-hand "
+                             f"side contains the expression '{x}', which is not a variable")
+        if any(x is y for y in lhs):
+            raise ValueError("Invalid system of differential equations detected: the variable "
+                             f"'{x.name}' appears in the left-hand side twice")
+        lhs.append(x)
+        try:
+            rhs.append(as_expr(f))
+        except TypeError:
+            raise TypeError(f"the right-hand side of {x.name}' is not an expression: {f!r}") from None
+    check_variables(rhs, lhs, "appears in the right-hand side but not in the left-hand side")
+    return lhs, rhs
+
+
+def check_variables(exprs: Sequence[Expr], state: Sequence[Var], what: str) -> None:
+    """Raise ValueError naming the first variable of ``exprs`` not in ``state``."""
+    known = {id(v) for v in state}
+    for v in get_variables(list(exprs)):
+        if id(v) not in known:
+            raise ValueError(f"Invalid system of differential equations detected: the variable "
+                             f"'{v.name}' {what}")
+
+
+@dataclass
+class Decomposition:
+    """The elementary operations of a system, ready for a jet emitter.
+
+    Attributes
+    ----------
+    state
+        The state variables, in the order of the state vector.
+    rhs
+        Their right-hand sides.
+    extra
+        Further expressions expanded alongside (event equations).
+    nodes
+        Every node to expand, leaves included, each after the nodes it reads at the same order.
+    forms
+        ``id(call) -> TaylorForm``: the recurrence and auxiliary series of each call node.
+    npars
+        One more than the largest parameter index used (0 without parameters).
+    """
+
+    state: list[Var]
+    rhs: list[Expr]
+    extra: list[Expr]
+    nodes: list[Expr]
+    forms: dict[int, TaylorForm]
+    npars: int
+    _key: str | None = field(default=None, repr=False)
+
+    @property
+    def calls(self) -> list[Call]:
+        """The call nodes, in evaluation order."""
+        return [n for n in self.nodes if isinstance(n, Call)]
+
+    @property
+    def is_time_dependent(self) -> bool:
+        """Whether ``tj.time`` appears."""
+        return any(isinstance(n, Time) for n in self.nodes)
+
+    def key(self) -> str:
+        """A deterministic description of the system (part of the compiled kernel's cache key)."""
+        if self._key is None:
+            roots = [*self.rhs, *self.extra]
+            self._key = repr((structural_key(roots), [v.name for v in self.state], len(self.extra)))
+        return self._key
+
+    def __len__(self) -> int:
+        return len(self.state) + len(self.calls)
+
+    def __str__(self) -> str:
+        names = {id(v): f"u_{i}" for i, v in enumerate(self.state)}
+        lines = [f"u_{i} = {v.name}" for i, v in enumerate(self.state)]
+        for node in self.calls:
+            names[id(node)] = f"u_{len(names)}"
+            args = ", ".join(_operand(a, names) for a in node.args)
+            lines.append(f"{names[id(node)]} = {node.name}({args})")
+        for v, f in zip(self.state, self.rhs, strict=True):
+            lines.append(f"d{v.name}/dt = {_operand(f, names)}")
+        for i, f in enumerate(self.extra):
+            lines.append(f"extra_{i} = {_operand(f, names)}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Decomposition: {len(self.state)} variables, {len(self.calls)} operations>"
+
+
+def _operand(node: Expr, names: dict[int, str]) -> str:
+    return names.get(id(node), str(node))
+
+
+def decompose(sys: Any, extra: Sequence[Expr] = ()) -> Decomposition:
+    """Validate ``sys`` and decompose it, with the ``extra`` expressions expanded alongside."""
+    state, rhs = validate_system(sys)
+    extra = [as_expr(e) for e in extra]
+    check_variables(extra, state, "appears in an event function but is not a state variable")
+    nodes, forms = taylor_program([*rhs, *extra])
+    # State variables first and in state order (a variable no rhs reads is still in the state).
+    used = [n for n in nodes if not isinstance(n, Var)]
+    nodes = [*state, *used]
+    npars = 1 + max((n.index for n in nodes if isinstance(n, Par)), default=-1)
+    return Decomposition(state, rhs, list(extra), nodes, forms, npars)
+
+
+def is_leaf(node: Expr) -> bool:
+    """Variables, parameters, time and numbers: nodes whose series the jet does not compute."""
+    return isinstance(node, Var | Par | Time | Num)

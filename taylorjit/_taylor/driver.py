@@ -1,0 +1,407 @@
+"""The native propagation loop: step control, state update, dense output, in one LLVM function.
+
+``propagate`` runs whole integrations without returning to Python: per step it computes the jet,
+chooses the step size (Jorba & Zou 2005, as heyoka), advances the state and the double-length
+time, and, on request, evaluates the step's polynomials at grid points or stores the step's
+coefficients for continuous output. It returns to Python when the integration ends (time limit,
+step limit, a non-finite state) or when the continuous-output buffer is full (Python grows it and
+calls again), so Python is entered once per ``propagate_*`` call, not per step.
+
+Control blocks (``dv``: float64, ``iv``: int64; layouts in :class:`DV`, :class:`IV`) carry the
+times, limits and counters between Python (``integrator.py``) and the loop. As in heyoka,
+``min_h``/``max_h`` count only the steps whose size the tolerance chose (not those shortened by
+the final time or ``max_delta_t``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from .._jit import irhelpers as h
+from .._jit.textir import double_literal
+
+__all__ = ["DV", "IV", "Flags", "Code", "StepControl", "driver_text"]
+
+
+class DV:
+    """Indices into the float64 control block."""
+
+    T_HI, T_LO, TF_HI, TF_LO, MAX_DT, DIR, MIN_H, MAX_H, LAST_H = range(9)
+    SIZE = 9
+
+
+class IV:
+    """Indices into the int64 control block."""
+
+    MAX_STEPS, NSTEPS, OUTCOME, FLAGS, GRID_N, GRID_I, C_CAP, C_COUNT = range(8)
+    SIZE = 8
+
+
+class Flags:
+    """Bits of ``iv[FLAGS]``."""
+
+    C_OUTPUT = 1  # store every step's time, size and coefficients in the output buffer
+    GRID = 2  # evaluate the dense output at grid points
+    ONE_STEP = 4  # take a single step (``step()``)
+
+
+class Code:
+    """Outcome codes written to ``iv[OUTCOME]``."""
+
+    SUCCESS, STEP_LIMIT, TIME_LIMIT, NF_STATE, BUFFER_FULL = range(5)
+
+
+@dataclass(frozen=True)
+class StepControl:
+    """Order and step-size safety factor from the tolerance (Jorba & Zou 2005, sec. 3.2).
+
+    With ``p = ceil(-ln(tol)/2 + 1)`` and ``h = rho * exp(-2) * exp(-0.7/(p-1))``, where ``rho``
+    is estimated from the last two Taylor coefficients, the truncation error per step is about
+    ``tol`` (relative to the state when its largest component exceeds 1, absolute otherwise).
+    These are heyoka's choices too, so both take the same steps.
+    """
+
+    tol: float
+
+    @property
+    def order(self) -> int:
+        """The Taylor order ``p``."""
+        return max(2, math.ceil(-math.log(self.tol) / 2 + 1))
+
+    @property
+    def rhofac(self) -> float:
+        """The safety factor multiplying the radius-of-convergence estimate."""
+        return 1 / (math.e * math.e) * math.exp(-0.7 / (self.order - 1))
+
+
+def _lit(x: float) -> str:
+    return double_literal(x)
+
+
+def step_size_text(name: str, dim: int, order: int, rhofac: float) -> str:
+    """``double @name(ptr tc)``: the step-size magnitude from the state and the last two orders."""
+    s = order + 1
+    return f"""
+define internal double @{name}(ptr noalias %tc) {{
+entry:
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i.next, %loop ]
+  %ms = phi double [ 0.0, %entry ], [ %ms.next, %loop ]
+  %mo = phi double [ 0.0, %entry ], [ %mo.next, %loop ]
+  %mm = phi double [ 0.0, %entry ], [ %mm.next, %loop ]
+  %row = mul i64 %i, {s}
+  %p0 = getelementptr double, ptr %tc, i64 %row
+  %x0 = load double, ptr %p0, align 8
+  %rowo = add i64 %row, {order}
+  %po = getelementptr double, ptr %tc, i64 %rowo
+  %xo = load double, ptr %po, align 8
+  %rowm = add i64 %row, {order - 1}
+  %pm = getelementptr double, ptr %tc, i64 %rowm
+  %xm = load double, ptr %pm, align 8
+  %a0 = call double @llvm.fabs.f64(double %x0)
+  %ao = call double @llvm.fabs.f64(double %xo)
+  %am = call double @llvm.fabs.f64(double %xm)
+  %ms.next = call double @llvm.maxnum.f64(double %ms, double %a0)
+  %mo.next = call double @llvm.maxnum.f64(double %mo, double %ao)
+  %mm.next = call double @llvm.maxnum.f64(double %mm, double %am)
+  %i.next = add i64 %i, 1
+  %more = icmp slt i64 %i.next, {dim}
+  br i1 %more, label %loop, label %done
+done:
+  %absolute = fcmp olt double %ms.next, 1.0
+  %num = select i1 %absolute, double 1.0, double %ms.next
+  %qo = fdiv double %num, %mo.next
+  %qm = fdiv double %num, %mm.next
+  %ro = call double @pow(double %qo, double {_lit(1.0 / order)})
+  %rm = call double @pow(double %qm, double {_lit(1.0 / (order - 1))})
+  %rho = call double @llvm.minnum.f64(double %ro, double %rm)
+  %h = fmul double %rho, {_lit(rhofac)}
+  ret double %h
+}}
+"""
+
+
+def horner_text(name: str, dim: int, order: int, compensated: bool) -> str:
+    """``i1 @name(ptr tc, double h, ptr out)``: every row's polynomial at ``h`` (Horner), written
+    to ``out``; returns whether all values are finite.
+
+    ``compensated`` uses the compensated Horner scheme (Graillat, Langlois & Louvet 2005): the
+    rounding errors of each product and sum are recovered exactly (fma, TwoSum) and added back,
+    so the result is as accurate as if computed in twice the precision (``high_accuracy``).
+    """
+    s = order + 1
+    lines = [f"define internal i1 @{name}(ptr noalias %tc, double %h, ptr noalias %out) {{",
+             "entry:", "  br label %loop", "loop:",
+             "  %i = phi i64 [ 0, %entry ], [ %i.next, %loop ]",
+             "  %ok = phi i1 [ true, %entry ], [ %ok.next, %loop ]",
+             f"  %row = mul i64 %i, {s}"]
+    for k in range(order + 1):
+        lines += [f"  %o{k} = add i64 %row, {k}",
+                  f"  %p{k} = getelementptr double, ptr %tc, i64 %o{k}",
+                  f"  %c{k} = load double, ptr %p{k}, align 8"]
+    acc = f"%c{order}"
+    if not compensated:
+        for k in range(order - 1, -1, -1):
+            lines += [f"  %m{k} = fmul double {acc}, %h", f"  %s{k} = fadd double %m{k}, %c{k}"]
+            acc = f"%s{k}"
+        result = acc
+    else:
+        err = "0.0"
+        for k in range(order - 1, -1, -1):
+            lines += [
+                f"  %m{k} = fmul double {acc}, %h",
+                f"  %nm{k} = fneg double %m{k}",
+                f"  %pe{k} = call double @llvm.fma.f64(double {acc}, double %h, double %nm{k})",
+                f"  %s{k} = fadd double %m{k}, %c{k}",
+                f"  %bb{k} = fsub double %s{k}, %m{k}",
+                f"  %sb{k} = fsub double %s{k}, %bb{k}",
+                f"  %ea{k} = fsub double %m{k}, %sb{k}",
+                f"  %eb{k} = fsub double %c{k}, %bb{k}",
+                f"  %se{k} = fadd double %ea{k}, %eb{k}",
+                f"  %te{k} = fadd double %pe{k}, %se{k}",
+                f"  %ce{k} = fmul double {err}, %h",
+                f"  %e{k} = fadd double %ce{k}, %te{k}",
+            ]
+            acc, err = f"%s{k}", f"%e{k}"
+        lines.append(f"  %res = fadd double {acc}, {err}")
+        result = "%res"
+    lines += ["  %dst = getelementptr double, ptr %out, i64 %i",
+              f"  store double {result}, ptr %dst, align 8",
+              f"  %d = fsub double {result}, {result}",
+              "  %finite = fcmp oeq double %d, 0.0",
+              "  %ok.next = and i1 %ok, %finite",
+              "  %i.next = add i64 %i, 1",
+              f"  %more = icmp slt i64 %i.next, {dim}",
+              "  br i1 %more, label %loop, label %done",
+              "done:", "  ret i1 %ok.next", "}"]
+    return "\n".join(lines)
+
+
+def declare_needs(module: ir.Module) -> None:
+    """Declare (once) the intrinsics and libm functions the driver calls."""
+    d = h.DOUBLE
+    for base, nargs in (("llvm.fabs", 1), ("llvm.maxnum", 2), ("llvm.minnum", 2), ("llvm.fma", 3)):
+        h.intrinsic(module, base, d, nargs)
+    h.external(module, "pow", d, [d, d])
+    h.external(module, "llvm.memcpy.p0.p0.i64", ir.VoidType(), [h.PTR, h.PTR, h.I64, ir.IntType(1)])
+
+
+def propagate_text(name: str, jet: str, step_size: str, horner: str, dim: int, order: int) -> str:
+    """``void @name(state, tc, pars, dv, iv, grid, gout, cbuf)``: the propagation loop.
+
+    See the module docstring for the control blocks. ``cbuf`` receives, per step, the start time
+    (two doubles), the signed step size and the state rows of ``tc``.
+    """
+    s = order + 1
+    tc_bytes = dim * s * 8
+    record = 3 + dim * s
+    dv, iv = DV, IV
+    return f"""
+define void @{name}(ptr noalias %state, ptr noalias %tc, ptr noalias %pars, ptr noalias %dv,
+                    ptr noalias %iv, ptr noalias %grid, ptr noalias %gout, ptr noalias %cbuf) {{
+entry:
+  %newstate = alloca [{dim} x double], align 64
+  %t_hi.p = getelementptr double, ptr %dv, i64 {dv.T_HI}
+  %t_lo.p = getelementptr double, ptr %dv, i64 {dv.T_LO}
+  %tf_hi.p = getelementptr double, ptr %dv, i64 {dv.TF_HI}
+  %tf_lo.p = getelementptr double, ptr %dv, i64 {dv.TF_LO}
+  %maxdt.p = getelementptr double, ptr %dv, i64 {dv.MAX_DT}
+  %dir.p = getelementptr double, ptr %dv, i64 {dv.DIR}
+  %minh.p = getelementptr double, ptr %dv, i64 {dv.MIN_H}
+  %maxh.p = getelementptr double, ptr %dv, i64 {dv.MAX_H}
+  %lasth.p = getelementptr double, ptr %dv, i64 {dv.LAST_H}
+  %maxsteps.p = getelementptr i64, ptr %iv, i64 {iv.MAX_STEPS}
+  %nsteps.p = getelementptr i64, ptr %iv, i64 {iv.NSTEPS}
+  %outcome.p = getelementptr i64, ptr %iv, i64 {iv.OUTCOME}
+  %flags.p = getelementptr i64, ptr %iv, i64 {iv.FLAGS}
+  %gn.p = getelementptr i64, ptr %iv, i64 {iv.GRID_N}
+  %gi.p = getelementptr i64, ptr %iv, i64 {iv.GRID_I}
+  %ccap.p = getelementptr i64, ptr %iv, i64 {iv.C_CAP}
+  %ccount.p = getelementptr i64, ptr %iv, i64 {iv.C_COUNT}
+  %tf_hi = load double, ptr %tf_hi.p, align 8
+  %tf_lo = load double, ptr %tf_lo.p, align 8
+  %maxdt = load double, ptr %maxdt.p, align 8
+  %dir = load double, ptr %dir.p, align 8
+  %maxsteps = load i64, ptr %maxsteps.p, align 8
+  %flags = load i64, ptr %flags.p, align 8
+  %gn = load i64, ptr %gn.p, align 8
+  %ccap = load i64, ptr %ccap.p, align 8
+  %f.cout = and i64 %flags, {Flags.C_OUTPUT}
+  %want.cout = icmp ne i64 %f.cout, 0
+  %f.grid = and i64 %flags, {Flags.GRID}
+  %want.grid = icmp ne i64 %f.grid, 0
+  %f.one = and i64 %flags, {Flags.ONE_STEP}
+  %one.step = icmp ne i64 %f.one, 0
+  %limited = icmp ne i64 %maxsteps, 0
+  br label %check
+
+check:
+  %nsteps = load i64, ptr %nsteps.p, align 8
+  %at.limit = icmp sge i64 %nsteps, %maxsteps
+  %stop.steps = and i1 %limited, %at.limit
+  br i1 %stop.steps, label %exit.step_limit, label %remaining
+
+remaining:
+  %t_hi = load double, ptr %t_hi.p, align 8
+  %t_lo = load double, ptr %t_lo.p, align 8
+  %rem.hi = fsub double %tf_hi, %t_hi
+  %rem.lo = fsub double %tf_lo, %t_lo
+  %rem = fadd double %rem.hi, %rem.lo
+  %absrem = fmul double %rem, %dir
+  %go = fcmp ogt double %absrem, 0.0
+  br i1 %go, label %capacity, label %exit.time_limit
+
+capacity:
+  %ccount = load i64, ptr %ccount.p, align 8
+  %full = icmp sge i64 %ccount, %ccap
+  %stop.full = and i1 %want.cout, %full
+  br i1 %stop.full, label %exit.buffer_full, label %body
+
+body:
+  br label %copy
+copy:
+  %ci = phi i64 [ 0, %body ], [ %ci.next, %copy ]
+  %cs.p = getelementptr double, ptr %state, i64 %ci
+  %cs = load double, ptr %cs.p, align 8
+  %ct.i = mul i64 %ci, {s}
+  %ct.p = getelementptr double, ptr %tc, i64 %ct.i
+  store double %cs, ptr %ct.p, align 8
+  %ci.next = add i64 %ci, 1
+  %ci.more = icmp slt i64 %ci.next, {dim}
+  br i1 %ci.more, label %copy, label %jet
+
+jet:
+  call void @{jet}(ptr %tc, ptr %pars, double %t_hi)
+  %hmag = call double @{step_size}(ptr %tc)
+  %by.time = fcmp ole double %absrem, %maxdt
+  %hlim = select i1 %by.time, double %absrem, double %maxdt
+  %free = fcmp olt double %hmag, %hlim
+  %habs = select i1 %free, double %hmag, double %hlim
+  %h = fmul double %habs, %dir
+  %finite = call i1 @{horner}(ptr %tc, double %h, ptr %newstate)
+  br i1 %finite, label %commit, label %exit.nf_state
+
+commit:
+  call void @llvm.memcpy.p0.p0.i64(ptr %state, ptr %newstate, i64 {dim * 8}, i1 false)
+  %s1 = fadd double %t_hi, %h
+  %bv = fsub double %s1, %t_hi
+  %av = fsub double %s1, %bv
+  %ea = fsub double %t_hi, %av
+  %eb = fsub double %h, %bv
+  %e1 = fadd double %ea, %eb
+  %lo1 = fadd double %t_lo, %e1
+  %hi2 = fadd double %s1, %lo1
+  %z = fsub double %hi2, %s1
+  %lo2 = fsub double %lo1, %z
+  %not.free = xor i1 %free, true
+  %reached = and i1 %not.free, %by.time
+  %new_hi = select i1 %reached, double %tf_hi, double %hi2
+  %new_lo = select i1 %reached, double %tf_lo, double %lo2
+  store double %new_hi, ptr %t_hi.p, align 8
+  store double %new_lo, ptr %t_lo.p, align 8
+  %nsteps.next = add i64 %nsteps, 1
+  store i64 %nsteps.next, ptr %nsteps.p, align 8
+  %minh = load double, ptr %minh.p, align 8
+  %maxh = load double, ptr %maxh.p, align 8
+  %minh.cand = call double @llvm.minnum.f64(double %minh, double %habs)
+  %maxh.cand = call double @llvm.maxnum.f64(double %maxh, double %habs)
+  %minh.next = select i1 %free, double %minh.cand, double %minh
+  %maxh.next = select i1 %free, double %maxh.cand, double %maxh
+  store double %minh.next, ptr %minh.p, align 8
+  store double %maxh.next, ptr %maxh.p, align 8
+  store double %h, ptr %lasth.p, align 8
+  br i1 %want.cout, label %store.cout, label %after.cout
+
+store.cout:
+  %rec.i = mul i64 %ccount, {record}
+  %rec.p = getelementptr double, ptr %cbuf, i64 %rec.i
+  store double %t_hi, ptr %rec.p, align 8
+  %rec.p1 = getelementptr double, ptr %rec.p, i64 1
+  store double %t_lo, ptr %rec.p1, align 8
+  %rec.p2 = getelementptr double, ptr %rec.p, i64 2
+  store double %h, ptr %rec.p2, align 8
+  %rec.p3 = getelementptr double, ptr %rec.p, i64 3
+  call void @llvm.memcpy.p0.p0.i64(ptr %rec.p3, ptr %tc, i64 {tc_bytes}, i1 false)
+  %ccount.next = add i64 %ccount, 1
+  store i64 %ccount.next, ptr %ccount.p, align 8
+  br label %after.cout
+
+after.cout:
+  br i1 %want.grid, label %grid.check, label %after.grid
+
+grid.check:
+  %gi = load i64, ptr %gi.p, align 8
+  %g.more = icmp slt i64 %gi, %gn
+  br i1 %g.more, label %grid.point, label %after.grid
+grid.point:
+  %g.p = getelementptr double, ptr %grid, i64 %gi
+  %g = load double, ptr %g.p, align 8
+  %g.end.hi = fsub double %g, %new_hi
+  %g.end = fsub double %g.end.hi, %new_lo
+  %g.dir = fmul double %g.end, %dir
+  %g.later = fcmp ogt double %g.dir, 0.0
+  br i1 %g.later, label %after.grid, label %grid.eval
+grid.eval:
+  %g.d.hi = fsub double %g, %t_hi
+  %g.d = fsub double %g.d.hi, %t_lo
+  %g.row = mul i64 %gi, {dim}
+  %g.out = getelementptr double, ptr %gout, i64 %g.row
+  %g.ok = call i1 @{horner}(ptr %tc, double %g.d, ptr %g.out)
+  %gi.next = add i64 %gi, 1
+  store i64 %gi.next, ptr %gi.p, align 8
+  br label %grid.check
+
+after.grid:
+  br i1 %one.step, label %exit.one, label %after.one
+exit.one:
+  %one.code = select i1 %free, i64 {Code.SUCCESS}, i64 {Code.TIME_LIMIT}
+  store i64 %one.code, ptr %outcome.p, align 8
+  ret void
+after.one:
+  br i1 %reached, label %exit.time_limit, label %check
+
+exit.step_limit:
+  store i64 {Code.STEP_LIMIT}, ptr %outcome.p, align 8
+  ret void
+exit.time_limit:
+  store i64 {Code.TIME_LIMIT}, ptr %outcome.p, align 8
+  ret void
+exit.buffer_full:
+  store i64 {Code.BUFFER_FULL}, ptr %outcome.p, align 8
+  ret void
+exit.nf_state:
+  store i64 {Code.NF_STATE}, ptr %outcome.p, align 8
+  ret void
+}}
+"""
+
+
+def jet_entry_text(name: str, jet: str) -> str:
+    """``void @name(ptr tc, ptr pars, ptr time)``: the jet alone (tests, ``write_tc``)."""
+    return f"""
+define void @{name}(ptr noalias %tc, ptr noalias %pars, ptr noalias %time) {{
+entry:
+  %t = load double, ptr %time, align 8
+  call void @{jet}(ptr %tc, ptr %pars, double %t)
+  ret void
+}}
+"""
+
+
+def driver_text(prefix: str, jet_name: str, dim: int, order: int, rhofac: float,
+                high_accuracy: bool, helpers: ir.Module) -> str:
+    """Step-size, Horner, propagation and jet-entry functions (the jet is defined apart);
+    their declarations go into ``helpers``."""
+    declare_needs(helpers)
+    step_size = "taylorjit.step_size"
+    horner = "taylorjit.horner"
+    return "\n".join([
+        jet_entry_text(f"{prefix}jet", jet_name),
+        step_size_text(step_size, dim, order, rhofac),
+        horner_text(horner, dim, order, high_accuracy),
+        propagate_text(f"{prefix}propagate", jet_name, step_size, horner, dim, order),
+    ])

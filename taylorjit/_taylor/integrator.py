@@ -1,0 +1,523 @@
+"""``tj.taylor_adaptive``: the adaptive Taylor integrator, a thin Python shell over native code.
+
+The constructor decomposes the system, emits the jet and the propagation loop (``jet.py``,
+``compact.py``, ``driver.py``) and compiles them through the JIT context (memory and disk
+cached: a second process loads the object instead of compiling). Every ``propagate_*`` call
+fills two small control arrays, enters native code once, and reads the results back; Python runs
+per step only for a user callback.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from llvmlite import ir
+
+from .._jit.context import CompiledModule, jit_context
+from .._jit.runtime import array_caller, ensure_runtime
+from . import compact
+from .coutput import continuous_output, horner
+from .decompose import Decomposition, decompose
+from .driver import DV, IV, Code, Flags, StepControl, driver_text
+from .jet import unrolled_jet
+
+__all__ = ["taylor_adaptive", "taylor_outcome"]
+
+_EPS = float(np.finfo(float).eps)
+_JET = "taylorjit.jet"
+#: Above this many elementary operations, ``compact_mode=None`` chooses compact mode (its compile
+#: time does not grow with the system; unrolled code is faster per step for small systems).
+COMPACT_THRESHOLD = 400
+
+
+class taylor_outcome(enum.IntEnum):  # noqa: N801 - heyoka's name
+    """How a step or a propagation ended (heyoka's values; a terminal event gives its index)."""
+
+    success = -4294967297
+    step_limit = -4294967298
+    time_limit = -4294967299
+    err_nf_state = -4294967300
+    cb_stop = -4294967301
+
+
+_OUTCOMES = {Code.SUCCESS: taylor_outcome.success, Code.STEP_LIMIT: taylor_outcome.step_limit,
+             Code.TIME_LIMIT: taylor_outcome.time_limit, Code.NF_STATE: taylor_outcome.err_nf_state}
+
+
+def _two_sum(a: float, b: float) -> tuple[float, float]:
+    s = a + b
+    bv = s - a
+    return s, (a - (s - bv)) + (b - bv)
+
+
+def _finite_float(value: Any, what: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a real number, not {type(value).__name__}") from None
+    return x
+
+
+class taylor_adaptive:  # noqa: N801 - heyoka's name
+    """Adaptive Taylor integrator for ``x' = f(x, pars, t)`` in double precision.
+
+    Parameters
+    ----------
+    sys
+        A list of ``(variable, right-hand side)`` pairs.
+    state
+        The initial state, one value per equation.
+    time
+        The initial time.
+    pars
+        Values of the runtime parameters ``tj.par[i]`` (default zeros); exactly one per
+        parameter index used by the system.
+    tol
+        The tolerance (default: machine epsilon); it sets the order ``ceil(-ln(tol)/2 + 1)``.
+    high_accuracy
+        Compensated summation in the state update and the dense output, so that round-off grows
+        like ``sqrt(t)`` over long integrations (Brouwer's law), at a small cost per step.
+    compact_mode
+        Loops over groups of like operations instead of fully unrolled code: compile time
+        independent of the system's size, a slower step on small systems. ``None`` chooses by
+        the size of the decomposition.
+
+    Attributes
+    ----------
+    state, pars
+        Writable views: assign elements (``ta.state[:] = ...``) between calls.
+    time
+        The current time (settable). ``dtime`` gives it as a double-length pair.
+    order, tol, dim, decomposition, high_accuracy, compact_mode
+        The integrator's configuration.
+    tc
+        The Taylor coefficients of the last step, shape ``(dim, order + 1)``.
+    last_h
+        The size of the last step (signed).
+    """
+
+    def __init__(self, sys: Any, state: Any, *, time: float = 0.0, pars: Any = None,
+                 tol: float | None = None, high_accuracy: bool = False,
+                 compact_mode: bool | None = None, t_events: Sequence[Any] = (),
+                 nt_events: Sequence[Any] = ()) -> None:
+        if t_events or nt_events:
+            raise NotImplementedError("events are not implemented yet")
+        dec = decompose(sys)
+        self._dec = dec
+        self._dim = len(dec.state)
+        self._tol = _validated_tol(tol)
+        control = StepControl(self._tol)
+        self._order = control.order
+        self._high_accuracy = bool(high_accuracy)
+        self._compact = (len(dec.calls) > COMPACT_THRESHOLD) if compact_mode is None else bool(compact_mode)
+        self._state = _validated_state(state, self._dim)
+        self._pars = _validated_pars(pars, dec.npars)
+        self._dv = np.zeros(DV.SIZE)
+        self._iv = np.zeros(IV.SIZE, dtype=np.int64)
+        self.time = time
+        if self._compact:
+            self._tc = compact.initial_buffer(dec, self._order)
+        else:
+            self._tc = np.zeros((self._dim + len(dec.extra)) * (self._order + 1))
+        self._d_output = np.full(self._dim, np.nan)
+        self._empty = np.zeros(1)
+        self._module = self._compile(control)
+        self._propagate_address = self._module.address(self._module.prefix + "propagate")
+        self._jet_address = self._module.address(self._module.prefix + "jet")
+        self._call = array_caller(8, 0)
+        self._call_jet = array_caller(3, 0)
+
+    # --- compilation -------------------------------------------------------------------------
+    def _compile(self, control: StepControl) -> CompiledModule:
+        ensure_runtime(1)
+        source = repr(("taylor_adaptive", self._dec.key(), self._order, control.rhofac,
+                       self._high_accuracy, self._compact, 1))
+        return jit_context().compile(source, lambda prefix: self._build_ir(prefix, control),
+                                     speed_level=3)
+
+    def _build_ir(self, prefix: str, control: StepControl) -> str:
+        ctx = jit_context()
+        helpers = ir.Module(name="taylorjit.taylor_adaptive")
+        helpers.triple = ctx.triple
+        helpers.data_layout = ctx.data_layout
+        if self._compact:
+            jet = compact.compact_jet(self._dec, self._order, helpers, _JET)
+        else:
+            jet = unrolled_jet(self._dec, self._order, 1, helpers, _JET)
+        driver = driver_text(prefix, _JET, self._dim, self._order, control.rhofac,
+                             self._high_accuracy, helpers)
+        return "\n".join([str(helpers), jet, driver])
+
+    # --- configuration -----------------------------------------------------------------------
+    @property
+    def decomposition(self) -> Decomposition:
+        """The system as elementary operations (``print`` it to read it)."""
+        return self._dec
+
+    @property
+    def order(self) -> int:
+        """The Taylor order."""
+        return self._order
+
+    @property
+    def tol(self) -> float:
+        """The tolerance."""
+        return self._tol
+
+    @property
+    def dim(self) -> int:
+        """The number of state variables."""
+        return self._dim
+
+    @property
+    def high_accuracy(self) -> bool:
+        """Whether compensated summation is used."""
+        return self._high_accuracy
+
+    @property
+    def compact_mode(self) -> bool:
+        """Whether the jet is emitted in compact mode."""
+        return self._compact
+
+    @property
+    def compiled_from(self) -> str | None:
+        """Where the machine code came from: ``"memory"``, ``"disk"`` or None (compiled now)."""
+        return self._module.from_cache
+
+    # --- state -------------------------------------------------------------------------------
+    @property
+    def state(self) -> np.ndarray:
+        """The state (a writable view; assign its elements)."""
+        return self._state
+
+    @property
+    def pars(self) -> np.ndarray:
+        """The runtime parameters (a writable view)."""
+        return self._pars
+
+    @property
+    def time(self) -> float:
+        """The current time."""
+        return float(self._dv[DV.T_HI] + self._dv[DV.T_LO])
+
+    @time.setter
+    def time(self, value: float) -> None:
+        t = _finite_float(value, "the time")
+        if not math.isfinite(t):
+            raise ValueError(f"Cannot set the time of an adaptive Taylor integrator to {t}: it "
+                             "must be finite")
+        self._dv[DV.T_HI], self._dv[DV.T_LO] = t, 0.0
+
+    @property
+    def dtime(self) -> tuple[float, float]:
+        """The time as a double-length pair ``(hi, lo)`` (``hi + lo`` exactly)."""
+        return float(self._dv[DV.T_HI]), float(self._dv[DV.T_LO])
+
+    @dtime.setter
+    def dtime(self, value: tuple[float, float]) -> None:
+        hi, lo = (_finite_float(v, "the time") for v in value)
+        if not (math.isfinite(hi) and math.isfinite(lo)):
+            raise ValueError("Cannot set a non-finite time in an adaptive Taylor integrator")
+        self._dv[DV.T_HI], self._dv[DV.T_LO] = _two_sum(hi, lo)
+
+    @property
+    def tc(self) -> np.ndarray:
+        """Taylor coefficients of the last step, shape ``(dim, order + 1)`` (a view)."""
+        return self._tc[: self._dim * (self._order + 1)].reshape(self._dim, self._order + 1)
+
+    @property
+    def last_h(self) -> float:
+        """The signed size of the last step (0 before any step)."""
+        return float(self._dv[DV.LAST_H])
+
+    @property
+    def d_output(self) -> np.ndarray:
+        """The dense output computed by the last ``update_d_output`` (a view)."""
+        return self._d_output
+
+    def update_d_output(self, t: float, rel_time: bool = False) -> np.ndarray:
+        """Evaluate the last step's polynomials at time ``t`` (relative to the step's start if
+        ``rel_time``) into ``d_output``, and return it."""
+        t = _finite_float(t, "the dense output time")
+        if not math.isfinite(t):
+            raise ValueError(f"Cannot compute the dense output at the non-finite time {t}")
+        if rel_time:
+            dt = t
+        else:
+            hi, lo = self.dtime
+            start_hi, start_lo = _two_sum(hi, -self.last_h)
+            dt = (t - start_hi) - (start_lo + lo)
+        self._d_output[:] = horner(self.tc, dt)
+        return self._d_output
+
+    # --- stepping ----------------------------------------------------------------------------
+    def _run(self, t_final: tuple[float, float], direction: float, max_delta_t: float,
+             max_steps: int, flags: int, grid: np.ndarray | None = None,
+             grid_out: np.ndarray | None = None) -> tuple[int, list[np.ndarray]]:
+        """Enter the native loop (again while the continuous-output buffer fills up)."""
+        dv, iv = self._dv, self._iv
+        dv[DV.TF_HI], dv[DV.TF_LO] = t_final
+        dv[DV.MAX_DT], dv[DV.DIR] = max_delta_t, direction
+        dv[DV.MIN_H], dv[DV.MAX_H] = math.inf, 0.0
+        iv[IV.MAX_STEPS], iv[IV.NSTEPS], iv[IV.FLAGS] = max_steps, 0, flags
+        iv[IV.GRID_N] = 0 if grid is None else len(grid)
+        iv[IV.GRID_I] = 1
+        record = 3 + self._dim * (self._order + 1)
+        buffers: list[np.ndarray] = []
+        capacity = 64
+        while True:
+            cbuf = np.empty(capacity * record) if flags & Flags.C_OUTPUT else self._empty
+            iv[IV.C_CAP], iv[IV.C_COUNT] = capacity, 0
+            self._call(self._propagate_address, self._state, self._tc, self._pars, dv, iv,
+                       self._empty if grid is None else grid,
+                       self._empty if grid_out is None else grid_out, cbuf)
+            if flags & Flags.C_OUTPUT:
+                buffers.append(cbuf[: iv[IV.C_COUNT] * record].reshape(-1, record))
+            if iv[IV.OUTCOME] != Code.BUFFER_FULL:
+                return int(iv[IV.OUTCOME]), buffers
+            capacity = min(2 * capacity, 1 << 16)
+
+    def step(self, max_delta_t: float = math.inf, write_tc: bool = False) -> tuple[taylor_outcome, float]:
+        """Take one step forward (backward if ``max_delta_t < 0``), at most ``|max_delta_t|`` long.
+
+        Returns ``(outcome, h)``: ``success`` for a step of the size the tolerance allows,
+        ``time_limit`` when ``max_delta_t`` shortened it, ``err_nf_state`` when the new state
+        would not be finite (nothing changes then). ``tc`` always holds the step's coefficients
+        (``write_tc`` is accepted for compatibility).
+        """
+        m = _finite_float(max_delta_t, "max_delta_t")
+        if math.isnan(m):
+            raise ValueError("A NaN max_delta_t was passed to the step() function of an adaptive "
+                             "Taylor integrator")
+        direction = -1.0 if m < 0 or (m == 0 and math.copysign(1.0, m) < 0) else 1.0
+        return self._one_step(direction, abs(m))
+
+    def step_backward(self, max_delta_t: float = math.inf,
+                      write_tc: bool = False) -> tuple[taylor_outcome, float]:
+        """Take one step backward in time, at most ``max_delta_t`` long (see :meth:`step`)."""
+        m = _finite_float(max_delta_t, "max_delta_t")
+        if math.isnan(m):
+            raise ValueError("A NaN max_delta_t was passed to the step_backward() function of an "
+                             "adaptive Taylor integrator")
+        return self._one_step(-1.0, abs(m))
+
+    def _one_step(self, direction: float, max_delta_t: float) -> tuple[taylor_outcome, float]:
+        tf = (math.inf * direction, 0.0)
+        code, _ = self._run(tf, direction, max_delta_t, 0, Flags.ONE_STEP)
+        h = self.last_h if self._iv[IV.NSTEPS] else 0.0
+        return _OUTCOMES[code], h
+
+    def propagate_until(self, t: float, *, max_delta_t: float = math.inf, max_steps: int = 0,
+                        c_output: bool = False, callback: Callable[[Any], Any] | None = None
+                        ) -> tuple[taylor_outcome, float, float, int, continuous_output | None]:
+        """Integrate up to time ``t`` (forward or backward).
+
+        Returns ``(outcome, min_h, max_h, nsteps, c_output)``: ``time_limit`` when ``t`` is
+        reached, ``step_limit`` after ``max_steps`` steps (0: no limit), ``err_nf_state`` when a
+        step would give a non-finite state (state and time stay at the last good step),
+        ``cb_stop`` when ``callback(ta)`` returned False. ``c_output=True`` also returns the
+        continuous output over the whole span.
+        """
+        t = _finite_float(t, "the final time")
+        if not math.isfinite(t):
+            raise ValueError("A non-finite time was passed to the propagate_until() function of "
+                             "an adaptive Taylor integrator")
+        return self._propagate((t, 0.0), "propagate_until", max_delta_t, max_steps, c_output,
+                               callback)
+
+    def propagate_for(self, delta_t: float, *, max_delta_t: float = math.inf, max_steps: int = 0,
+                      c_output: bool = False, callback: Callable[[Any], Any] | None = None
+                      ) -> tuple[taylor_outcome, float, float, int, continuous_output | None]:
+        """Integrate for a time span ``delta_t`` (negative: backward); see :meth:`propagate_until`."""
+        dt = _finite_float(delta_t, "delta_t")
+        if not math.isfinite(dt):
+            raise ValueError("A non-finite time was passed to the propagate_for() function of an "
+                             "adaptive Taylor integrator")
+        hi, lo = self.dtime
+        s, e = _two_sum(hi, dt)
+        target = _two_sum(s, e + lo)
+        return self._propagate(target, "propagate_for", max_delta_t, max_steps, c_output, callback)
+
+    def _propagate(self, target: tuple[float, float], fname: str, max_delta_t: float,
+                   max_steps: int, c_output: bool, callback: Callable[[Any], Any] | None
+                   ) -> tuple[taylor_outcome, float, float, int, continuous_output | None]:
+        max_delta_t = _validated_max_delta_t(max_delta_t, fname)
+        max_steps = _validated_max_steps(max_steps)
+        _check_callback(callback)
+        hi, lo = self.dtime
+        direction = 1.0 if (target[0] - hi) + (target[1] - lo) >= 0 else -1.0
+        flags = Flags.C_OUTPUT if c_output else 0
+        start_state = self._state.copy()
+        if callback is None:
+            code, buffers = self._run(target, direction, max_delta_t, max_steps, flags)
+            nsteps = int(self._iv[IV.NSTEPS])
+            min_h, max_h = float(self._dv[DV.MIN_H]), float(self._dv[DV.MAX_H])
+        else:
+            code, buffers, nsteps, min_h, max_h = self._propagate_with_callback(
+                target, direction, max_delta_t, max_steps, flags, callback)
+        out = self._continuous_output(buffers, start_state, (hi, lo)) if c_output else None
+        outcome = taylor_outcome.cb_stop if code == _CB_STOP else _OUTCOMES[code]
+        return outcome, min_h, max_h, nsteps, out
+
+    def _propagate_with_callback(self, target, direction, max_delta_t, max_steps, flags, callback):
+        """One native step per iteration, the callback after each (Python per step only here)."""
+        nsteps, min_h, max_h = 0, math.inf, 0.0
+        buffers: list[np.ndarray] = []
+        while True:
+            if max_steps and nsteps >= max_steps:
+                return Code.STEP_LIMIT, buffers, nsteps, min_h, max_h
+            code, more = self._run(target, direction, max_delta_t, 1, flags)
+            buffers += more
+            took = int(self._iv[IV.NSTEPS])
+            if took:
+                nsteps += took
+                min_h, max_h = min(min_h, self._dv[DV.MIN_H]), max(max_h, self._dv[DV.MAX_H])
+            if code == Code.STEP_LIMIT:
+                code = Code.SUCCESS
+            if took and callback(self) is False:
+                return _CB_STOP, buffers, nsteps, min_h, max_h
+            if code != Code.SUCCESS:
+                return code, buffers, nsteps, float(min_h), float(max_h)
+
+    def _continuous_output(self, buffers: list[np.ndarray], start_state: np.ndarray,
+                           start_time: tuple[float, float]) -> continuous_output:
+        records = np.concatenate(buffers) if buffers else np.empty((0, 3 + self.tc.size))
+        tcs = records[:, 3:].reshape(-1, self._dim, self._order + 1)
+        return continuous_output(records[:, 0], records[:, 1], records[:, 2], tcs)
+
+    def propagate_grid(self, grid: Any, *, max_delta_t: float = math.inf, max_steps: int = 0,
+                       callback: Callable[[Any], Any] | None = None
+                       ) -> tuple[taylor_outcome, float, float, int, np.ndarray]:
+        """Integrate over a time grid, returning the state at each grid point.
+
+        The grid's first point must be the current time, and the grid strictly monotonic. The
+        states come from each step's dense output (steps are not shortened to hit grid points).
+        Returns ``(outcome, min_h, max_h, nsteps, states)``, states of shape ``(len(grid), dim)``;
+        rows past an early stop are nan.
+        """
+        g = _validated_grid(grid, self.time)
+        max_delta_t = _validated_max_delta_t(max_delta_t, "propagate_grid")
+        max_steps = _validated_max_steps(max_steps)
+        _check_callback(callback)
+        out = np.full((len(g), self._dim), np.nan)
+        out[0] = self._state
+        if len(g) == 1:
+            return taylor_outcome.time_limit, math.inf, 0.0, 0, out
+        direction = 1.0 if g[-1] > g[0] else -1.0
+        if callback is not None:
+            raise NotImplementedError("propagate_grid with a callback is not implemented yet")
+        code, _ = self._run((float(g[-1]), 0.0), direction, max_delta_t, max_steps, Flags.GRID,
+                            g, out)
+        nsteps = int(self._iv[IV.NSTEPS])
+        return (_OUTCOMES[code], float(self._dv[DV.MIN_H]), float(self._dv[DV.MAX_H]), nsteps, out)
+
+    # --- jets alone --------------------------------------------------------------------------
+    def compute_jet(self) -> np.ndarray:
+        """The Taylor coefficients at the current state and time, written to ``tc``."""
+        self.tc[:, 0] = self._state
+        time = np.array([self.time])
+        self._call_jet(self._jet_address, self._tc, self._pars, time)
+        return self.tc
+
+    def __repr__(self) -> str:
+        return (f"<taylor_adaptive: dim={self._dim}, order={self._order}, tol={self._tol:g}, "
+                f"time={self.time}, high_accuracy={self._high_accuracy}, "
+                f"compact_mode={self._compact}>")
+
+
+_CB_STOP = -1
+
+
+def _validated_tol(tol: Any) -> float:
+    if tol is None:
+        return _EPS
+    t = _finite_float(tol, "the tolerance")
+    if not (math.isfinite(t) and t > 0):
+        raise ValueError(f"The tolerance in an adaptive Taylor integrator must be finite and "
+                         f"positive, but it is {t} instead")
+    return t
+
+
+def _validated_state(state: Any, dim: int) -> np.ndarray:
+    try:
+        x = np.array(state, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError("the state of an adaptive Taylor integrator must be a sequence of real "
+                        "numbers") from None
+    if x.ndim != 1:
+        raise ValueError(f"the state of an adaptive Taylor integrator must be one-dimensional, "
+                         f"but it has shape {x.shape}")
+    if len(x) != dim:
+        raise ValueError(f"Inconsistent sizes detected in the initialization of an adaptive Taylor "
+                         f"integrator: the state vector has a dimension of {len(x)}, while the "
+                         f"number of equations is {dim}")
+    return x
+
+
+def _validated_pars(pars: Any, npars: int) -> np.ndarray:
+    if pars is None:
+        return np.zeros(max(npars, 1))
+    try:
+        p = np.array(pars, dtype=float).reshape(-1) if np.ndim(pars) <= 1 else None
+    except (TypeError, ValueError):
+        raise TypeError("the parameters of an adaptive Taylor integrator must be real numbers") from None
+    if p is None:
+        raise ValueError("the parameters of an adaptive Taylor integrator must be a one-dimensional array")
+    if len(p) != npars:
+        raise ValueError(f"Invalid number of parameter values passed to the constructor of an "
+                         f"adaptive Taylor integrator: {len(p)} parameter value(s) were passed, but "
+                         f"the ODE system contains {npars} parameter(s)")
+    return p if npars else np.zeros(1)
+
+
+def _validated_max_delta_t(m: Any, fname: str) -> float:
+    m = _finite_float(m, "max_delta_t")
+    if math.isnan(m):
+        raise ValueError(f"A nan max_delta_t was passed to the {fname}() function of an adaptive "
+                         "Taylor integrator")
+    if m <= 0:
+        raise ValueError(f"A non-positive max_delta_t was passed to the {fname}() function of an "
+                         f"adaptive Taylor integrator ({m})")
+    return m
+
+
+def _validated_max_steps(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise TypeError(f"max_steps must be an integer, not {type(n).__name__}")
+    if n < 0:
+        raise ValueError(f"max_steps must be non-negative (0: no limit), but it is {n}")
+    return int(n)
+
+
+def _check_callback(cb: Any) -> None:
+    if cb is not None and not callable(cb):
+        raise TypeError(f"An object of type '{type(cb)}' cannot be used as a step callback because "
+                        "it is not callable")
+
+
+def _validated_grid(grid: Any, time: float) -> np.ndarray:
+    try:
+        g = np.array(grid, dtype=float)  # a copy: the grid may alias the state (heyoka#217)
+    except (TypeError, ValueError):
+        raise TypeError("the time grid must be a sequence of real numbers") from None
+    if g.ndim != 1:
+        raise ValueError(f"the time grid must be one-dimensional, but it has shape {g.shape}")
+    if not len(g):
+        raise ValueError("Cannot invoke propagate_grid() in an adaptive Taylor integrator if the "
+                         "time grid is empty")
+    if not np.isfinite(g).all():
+        raise ValueError("A non-finite time value was passed to propagate_grid() in an adaptive "
+                         "Taylor integrator")
+    if g[0] != time:
+        raise ValueError("When invoking propagate_grid(), the first element of the time grid must "
+                         f"match the current time coordinate - however, the first element of the "
+                         f"grid has a value of {g[0]}, while the current time coordinate is {time}")
+    d = np.diff(g)
+    if len(d) and not ((d > 0).all() or (d < 0).all()):
+        raise ValueError("A non-monotonic time grid was passed to propagate_grid() in an adaptive "
+                         "Taylor integrator")
+    return g
