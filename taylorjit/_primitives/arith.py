@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._expr import Expr, Num, call
-from .rules import conv, dconv
+from .rules import conv, dconv, sym_conv
 from .table import Primitive, TaylorForm, apply, fixed_form, is_runtime_constant, register
 
 
@@ -96,6 +96,8 @@ def _mul_simplify(args: tuple[Expr, ...]) -> Expr | None:
             return x
         if _is_exact(x, -1):
             return call("neg", other)
+    if a is b and not isinstance(a, Num):  # x*x: the square's recurrence needs half the products
+        return call("square", a)
     return None
 
 
@@ -158,7 +160,7 @@ DIV = register(Primitive(
 SQUARE = register(Primitive(
     name="square", arity=1, numpy_eval=np.square,
     derivative=lambda args, node: (2 * args[0],),
-    taylor=fixed_form(lambda A, k, y, s, aux: conv(A, k, s[0], s[0])),
+    taylor=fixed_form(lambda A, k, y, s, aux: sym_conv(A, k, s[0])),
     lowering="square", sympy_name=None, exact=lambda a: a * a,
     doc="y = a**2: y[k] = sum_{j=0..k} a[j] a[k-j]",
 ))
@@ -177,7 +179,7 @@ def _exact_sqrt(a: Any) -> Any:
 
 
 def _sqrt_rule(A, k, y, s, aux):
-    rest = conv(A, k, y, y, 1, k - 1)
+    rest = sym_conv(A, k, y, 1)
     return A.div(A.div_leading(A.sub(s[0][k], rest), y[0]), 2)
 
 
@@ -238,7 +240,7 @@ def _pow_taylor(args: tuple[Expr, ...], node: Expr) -> TaylorForm:
         # small natural exponents divided by zero at a[0] = 0).
         if n % 2 == 0:
             half = call("pow", a, n // 2)
-            return TaylorForm(lambda A, k, y, s, aux: conv(A, k, aux[0], aux[0]), (half,), True)
+            return TaylorForm(lambda A, k, y, s, aux: sym_conv(A, k, aux[0]), (half,), True)
         lower = call("pow", a, n - 1)
         return TaylorForm(lambda A, k, y, s, aux: conv(A, k, s[0], aux[0]), (lower,), True)
     if is_runtime_constant(b):
@@ -252,6 +254,11 @@ def _pow_const_rule(A, k, y, s, aux):
     """y = a**alpha: k a[0] y[k] = alpha sum_{j=1..k} j a[j] y[k-j] - sum_{j=1..k-1} j y[j] a[k-j]."""
     a, b = s
     alpha = b[0]
+    if isinstance(alpha, float) and isinstance(k, int):
+        # A number exponent and order (unrolled jets, float series): one sum whose weights
+        # (alpha (k-j) - j) / k are numbers, k a[0] y[k] = sum_{j<k} (alpha (k-j) - j) a[k-j] y[j].
+        total = A.sum(0, k - 1, lambda j: A.scale(A.mul(a[k - j], y[j]), (alpha * (k - j) - j) / k))
+        return A.div_leading(total, a[0])
     total = A.sub(A.mul(alpha, dconv(A, k, a, y)), dconv(A, k, y, a, 1, k - 1))
     return A.div(A.div_leading(total, a[0]), k)
 

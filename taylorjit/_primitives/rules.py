@@ -20,10 +20,21 @@ def conv(A: Algebra, k: Any, a: Sequence[Any], b: Sequence[Any], lo: Any = 0, hi
     return A.sum(lo, hi, lambda j: A.mul(a[j], b[k - j]))
 
 
+def sym_conv(A: Algebra, k: Any, a: Sequence[Any], lo: Any = 0) -> Any:
+    """``sum_{j=lo..k-lo} a[j] a[k-j]`` (``lo`` 0 or 1): each product appears twice, so about
+    half the products are computed, plus the middle term when ``k`` is even."""
+    twice = A.scale(A.sum(lo, (k - 1) // 2, lambda j: A.mul(a[j], a[k - j])), 2)
+    if isinstance(k, int):
+        return A.add(twice, A.mul(a[k // 2], a[k // 2])) if k % 2 == 0 else twice
+    # A runtime order (compact-mode loops): the middle term weighted by 1 for even k, 0 for odd.
+    return A.add(twice, A.scale(A.mul(a[k // 2], a[k // 2]), 1 - k % 2))
+
+
 def dconv(A: Algebra, k: Any, a: Sequence[Any], b: Sequence[Any], lo: Any = 1, hi: Any = None) -> Any:
     """``sum_{j=lo..hi} j a[j] b[k-j]``: the derivative-weighted convolution."""
     hi = k if hi is None else hi
-    return A.sum(lo, hi, lambda j: A.scale(A.mul(a[j], b[k - j]), j))
+    # (j a[j]) does not depend on k: an emitter computes it once and reuses it at every order.
+    return A.sum(lo, hi, lambda j: A.mul(A.scale(a[j], j), b[k - j]))
 
 
 def chain_rule(A: Algebra, k: Any, a: Sequence[Any], g: Sequence[Any]) -> Any:

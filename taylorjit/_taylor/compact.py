@@ -115,6 +115,12 @@ class Idx:
     def __rsub__(self, other: Any) -> Idx:
         return Idx(self.b, self.b.sub(Idx.of(self.b, other), self.value))
 
+    def __floordiv__(self, other: int) -> Idx:  # orders are non-negative: sdiv is floor division
+        return Idx(self.b, self.b.sdiv(self.value, Idx.of(self.b, other)))
+
+    def __mod__(self, other: int) -> Idx:
+        return Idx(self.b, self.b.srem(self.value, Idx.of(self.b, other)))
+
 
 def _slot(b: ir.IRBuilder, buf: ir.Value, index: ir.Value) -> ir.Value:
     """Address of the double ``buf[index]``."""
@@ -218,7 +224,7 @@ class LoopAlgebra:
         b.store(ir.Constant(h.DOUBLE, 0.0), acc)
 
         def body(j: Idx) -> None:
-            b.store(b.fadd(b.load(acc, typ=h.DOUBLE), self.v(term(j))), acc)
+            b.store(b.fadd(b.load(acc, typ=h.DOUBLE), self.v(term(j)), flags=("reassoc",)), acc)
 
         for_range(b, lo, Idx(b, b.add(Idx.of(b, hi), ir.Constant(h.I64, 1))), body, "j")
         return b.load(acc, typ=h.DOUBLE)

@@ -137,7 +137,7 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         source = repr(("taylor_adaptive", self._dec.key(), self._order, control.rhofac,
                        self._high_accuracy, self._compact, 1))
         return jit_context().compile(source, lambda prefix: self._build_ir(prefix, control),
-                                     speed_level=3)
+                                     speed_level=3, vectorize=self._compact)
 
     def _build_ir(self, prefix: str, control: StepControl) -> str:
         ctx = jit_context()
