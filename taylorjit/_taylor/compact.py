@@ -3,12 +3,16 @@
 Every node of the decomposition gets a row of ``p + 1`` coefficients in the jet buffer (state
 variables first, then extra expressions, then parameters, numbers, time and calls). Nodes are
 split into levels (a node's level exceeds those of the nodes it reads at the same order), and
-within a level into groups of like operations (same primitive, same recurrence, same exponent);
-each group becomes one loop over its members, whose rows come from a constant index table. The
-order ``k`` is a runtime loop index: the table's recurrences run once per group over
-:class:`LoopAlgebra`, whose sums are IR loops. The code's size thus depends on the number of
-distinct operation kinds, not on the number of operations (the 20-body problem: a few dozen
-groups for about 4000 operations).
+within a level into groups of like operations (same primitive, same recurrence, same argument
+kinds, same exponent). For each order ``k`` and group, one loop runs over the group's members,
+whose rows come from a constant index table; its body is the table's recurrence at that ``k``,
+emitted by the unrolled jets' :class:`~taylorjit._taylor.jet.TextAlgebra` (so sums are
+straight-line, pairwise, with structural zeros folded). The code's size thus grows with the
+number of distinct operation kinds times ``p**2``, not with the number of operations (the
+20-body problem: about 50 groups for 4000 operations).
+
+NOTE: a first version kept ``k`` a runtime loop index too (sums as IR loops): smaller code, but
+twice slower per step (loop overhead on sums of 1-20 terms); heyoka's compact mode does that.
 
 Rows of numbers (their value, then zeros) and the zero tails of parameters and time are written
 once by the integrator (:func:`constant_rows`); the jet refreshes parameters and time at order 0.
@@ -16,21 +20,20 @@ once by the integrator (:func:`constant_rows`); the jet refreshes parameters and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from llvmlite import ir
 
-from .._expr import Call, Num, Par, Time
-from .._jit import irhelpers as h
-from .._jit.lower import lower_call_linked
+from .._expr import Call, Expr, Num, Par, Time
+from .._jit.lower import lower_text
+from .._jit.textir import TextBody
 from .decompose import Decomposition
+from .jet import JET_PARAMS, Operand, TextAlgebra
 
-__all__ = ["CompactLayout", "compact_layout", "compact_jet", "LoopAlgebra"]
-
-I32 = ir.IntType(32)
+__all__ = ["CompactLayout", "compact_layout", "compact_jet", "initial_buffer"]
 
 
 @dataclass
@@ -78,8 +81,8 @@ def _kind(node: Call, dec: Decomposition) -> tuple:
     rule = form.rule
     closure = tuple(id(c.cell_contents) for c in (rule.__closure__ or ()))  # type: ignore[attr-defined]
     exponent = node.args[1].value if node.name == "pow" and isinstance(node.args[1], Num) else None
-    arg_kinds = tuple(type(a).__name__ for a in node.args)
-    return (node.name, rule.__code__, closure, arg_kinds, len(form.aux), exponent)  # type: ignore[attr-defined]
+    kinds = tuple(type(a).__name__ for a in (*node.args, *form.aux))
+    return (node.name, rule.__code__, closure, kinds, len(form.aux), exponent)  # type: ignore[attr-defined]
 
 
 def constant_rows(dec: Decomposition, layout: CompactLayout, order: int) -> list[tuple[int, list[float]]]:
@@ -93,263 +96,181 @@ def constant_rows(dec: Decomposition, layout: CompactLayout, order: int) -> list
     return out
 
 
-# --- IR building blocks --------------------------------------------------------------------------
-class Idx:
-    """An i64 IR value usable in the rules' index arithmetic (``k - j``, ``k - 1``)."""
+# --- emission ----------------------------------------------------------------------------------
+class RowSeries:
+    """A node's coefficients read from its row: ``series[j]`` loads ``tc[base + j]`` (once per
+    loop body); orders known to vanish (numbers, parameters, time's above 1) are constants."""
 
-    def __init__(self, builder: ir.IRBuilder, value: ir.Value) -> None:
-        self.b, self.value = builder, value
+    def __init__(self, body: TextBody, base: str, kind: type, loads: dict[tuple[str, int], str]) -> None:
+        self.body, self.base, self.kind, self.loads = body, base, kind, loads
 
-    @staticmethod
-    def of(builder: ir.IRBuilder, x: Any) -> ir.Value:
-        return x.value if isinstance(x, Idx) else ir.Constant(h.I64, int(x))
-
-    def __add__(self, other: Any) -> Idx:
-        return Idx(self.b, self.b.add(self.value, Idx.of(self.b, other)))
-
-    __radd__ = __add__
-
-    def __sub__(self, other: Any) -> Idx:
-        return Idx(self.b, self.b.sub(self.value, Idx.of(self.b, other)))
-
-    def __rsub__(self, other: Any) -> Idx:
-        return Idx(self.b, self.b.sub(Idx.of(self.b, other), self.value))
-
-    def __floordiv__(self, other: int) -> Idx:  # orders are non-negative: sdiv is floor division
-        return Idx(self.b, self.b.sdiv(self.value, Idx.of(self.b, other)))
-
-    def __mod__(self, other: int) -> Idx:
-        return Idx(self.b, self.b.srem(self.value, Idx.of(self.b, other)))
-
-
-def _slot(b: ir.IRBuilder, buf: ir.Value, index: ir.Value) -> ir.Value:
-    """Address of the double ``buf[index]``."""
-    return b.gep(buf, [index], source_etype=h.DOUBLE)
-
-
-def _get(b: ir.IRBuilder, buf: ir.Value, index: ir.Value) -> ir.Value:
-    """Load the double ``buf[index]``."""
-    return b.load(_slot(b, buf, index), typ=h.DOUBLE)
-
-
-class Row:
-    """The coefficients of one node: ``row[k]`` loads ``buf[base + k]``."""
-
-    def __init__(self, builder: ir.IRBuilder, buf: ir.Value, base: ir.Value) -> None:
-        self.b, self.buf, self.base = builder, buf, base
-
-    def address(self, k: Any) -> ir.Value:
-        return _slot(self.b, self.buf, self.b.add(self.base, Idx.of(self.b, k)))
-
-    def __getitem__(self, k: Any) -> ir.Value:
-        return _get(self.b, self.buf, self.b.add(self.base, Idx.of(self.b, k)))
-
-
-def for_range(builder: ir.IRBuilder, start: Any, stop: Any, body: Callable[[Idx], None],
-              name: str = "i") -> None:
-    """Emit ``for i in range(start, stop): body(i)`` (``start``, ``stop``: ints or ``Idx``)."""
-    lo, hi = Idx.of(builder, start), Idx.of(builder, stop)
-    pre = builder.block
-    head = builder.append_basic_block(f"{name}.head")
-    loop = builder.append_basic_block(f"{name}.body")
-    done = builder.append_basic_block(f"{name}.done")
-    builder.branch(head)
-    builder.position_at_end(head)
-    i = builder.phi(h.I64, name=name)
-    i.add_incoming(lo, pre)
-    builder.cbranch(builder.icmp_signed("<", i, hi), loop, done)
-    builder.position_at_end(loop)
-    body(Idx(builder, i))
-    nxt = builder.add(i, ir.Constant(h.I64, 1))
-    i.add_incoming(nxt, builder.block)
-    builder.branch(head)
-    builder.position_at_end(done)
-
-
-class LoopAlgebra:
-    """The recurrences' algebra over IR doubles with runtime orders; sums become loops.
-
-    Python floats are constants, folded as in :class:`~taylorjit._taylor.jet.TextAlgebra`.
-    """
-
-    def __init__(self, builder: ir.IRBuilder) -> None:
-        self.b = builder
-        self.reciprocals: dict[int, ir.Value] = {}
-
-    def v(self, x: Any) -> ir.Value:
-        return ir.Constant(h.DOUBLE, x) if isinstance(x, float) else x
-
-    def _index_value(self, c: Any) -> ir.Value:
-        return self.b.sitofp(c.value, h.DOUBLE)
-
-    def add(self, x: Any, y: Any) -> Any:  # noqa: D102
-        if isinstance(x, float) and x == 0.0:
-            return y
-        if isinstance(y, float) and y == 0.0:
-            return x
-        return self.b.fadd(self.v(x), self.v(y))
-
-    def sub(self, x: Any, y: Any) -> Any:  # noqa: D102
-        if isinstance(y, float) and y == 0.0:
-            return x
-        return self.b.fsub(self.v(x), self.v(y))
-
-    def mul(self, x: Any, y: Any) -> Any:  # noqa: D102
-        if (isinstance(x, float) and x == 0.0) or (isinstance(y, float) and y == 0.0):
+    def __getitem__(self, j: int) -> Operand:
+        if j >= 1 and self.kind in (Num, Par):
             return 0.0
-        return self.b.fmul(self.v(x), self.v(y))
+        if j >= 1 and self.kind is Time:
+            return 1.0 if j == 1 else 0.0
+        key = (self.base, j)
+        if key not in self.loads:
+            index = self.body.fresh()
+            self.body.emit(f"{index} = add i64 {self.base}, {j}")
+            self.loads[key] = self.body.load(self.body.address("%tc", index))
+        return self.loads[key]
 
-    def neg(self, x: Any) -> Any:  # noqa: D102
-        return -x if isinstance(x, float) else self.b.fneg(x)
-
-    def scale(self, x: Any, c: Any) -> Any:  # noqa: D102
-        if isinstance(c, Idx):
-            return self.b.fmul(self.v(x), self._index_value(c))
-        return self.mul(x, float(c))
-
-    def div(self, x: Any, c: Any) -> Any:  # noqa: D102
-        if isinstance(c, Idx):
-            return self.b.fmul(self.v(x), self.b.fdiv(ir.Constant(h.DOUBLE, 1.0), self._index_value(c)))
-        c = float(c)
-        return self.b.fmul(self.v(x), ir.Constant(h.DOUBLE, 1.0 / c)) if c.is_integer() and c > 0 \
-            else self.b.fdiv(self.v(x), self.v(c))
-
-    def div_leading(self, x: Any, d0: Any) -> Any:  # noqa: D102
-        return self.b.fdiv(self.v(x), self.v(d0))
-
-    def sum(self, lo: Any, hi: Any, term: Callable[[Any], Any]) -> Any:  # noqa: D102
-        b = self.b
-        with b.goto_entry_block():  # an entry-block slot: the optimiser makes it a register
-            acc = b.alloca(h.DOUBLE)
-        b.store(ir.Constant(h.DOUBLE, 0.0), acc)
-
-        def body(j: Idx) -> None:
-            b.store(b.fadd(b.load(acc, typ=h.DOUBLE), self.v(term(j)), flags=("reassoc",)), acc)
-
-        for_range(b, lo, Idx(b, b.add(Idx.of(b, hi), ir.Constant(h.I64, 1))), body, "j")
-        return b.load(acc, typ=h.DOUBLE)
+    def store(self, j: int, value: str) -> None:
+        """Write order ``j`` (and remember it for later reads in the same body)."""
+        index = self.body.fresh()
+        self.body.emit(f"{index} = add i64 {self.base}, {j}")
+        self.body.store(value, self.body.address("%tc", index))
+        self.loads[(self.base, j)] = value
 
 
-def _index_table(module: ir.Module, name: str, values: list[int]) -> ir.GlobalVariable:
-    t = ir.ArrayType(I32, len(values))
-    g = ir.GlobalVariable(module, t, name)
-    g.global_constant = True
-    g.linkage = "internal"
-    g.initializer = ir.Constant(t, values)
-    return g
+class _Emitter:
+    """Writes the compact jet's text: member loops over constant row tables."""
+
+    def __init__(self, name: str, order: int) -> None:
+        self.body = TextBody(1)
+        self.name, self.stride = name, order + 1
+        self.tables: list[str] = []
+        self._table_names: dict[tuple[int, ...], str] = {}
+        self.parts: list[str] = []
+        self.nloops = 0
+
+    def table(self, values: Sequence[int]) -> str:
+        """A constant i64 table (one per distinct content: every order reuses them)."""
+        key = tuple(values)
+        if key not in self._table_names:
+            gname = f'@"{self.name}.rows{len(self.tables)}"'
+            items = ", ".join(f"i64 {v}" for v in values)
+            self.tables.append(f"{gname} = internal constant [{len(values)} x i64] [{items}]")
+            self._table_names[key] = gname
+        return self._table_names[key]
+
+    def member_loop(self, columns: Sequence[Sequence[int]],
+                    body: Callable[[list[str], TextAlgebra, dict[tuple[str, int], str]], None]) -> None:
+        """``for m in members: body(row bases of m, algebra, load memo)``; the columns hold row
+        numbers (multiplied by the stride here) or plain integers."""
+        n = len(columns[0])
+        tables = [self.table([v * self.stride for v in col]) for col in columns]
+        loop = f"L{self.nloops}"
+        self.nloops += 1
+        b = self.body
+        b.emit(f"br label %{loop}.pre")
+        b.lines.append(f"{loop}.pre:")
+        b.emit(f"br label %{loop}.head")
+        b.lines.append(f"{loop}.head:")
+        b.emit(f"%{loop}.m = phi i64 [ 0, %{loop}.pre ], [ %{loop}.next, %{loop}.body ]")
+        b.emit(f"%{loop}.more = icmp slt i64 %{loop}.m, {n}")
+        b.emit(f"br i1 %{loop}.more, label %{loop}.body, label %{loop}.done")
+        b.lines.append(f"{loop}.body:")
+        bases = []
+        for t, col in zip(tables, columns, strict=True):
+            slot = b.fresh()
+            b.emit(f"{slot} = getelementptr [{len(col)} x i64], ptr {t}, i64 0, i64 %{loop}.m")
+            base = b.fresh()
+            b.emit(f"{base} = load i64, ptr {slot}, align 8")
+            bases.append(base)
+        body(bases, TextAlgebra(b), {})
+        b.emit(f"%{loop}.next = add i64 %{loop}.m, 1")
+        b.emit(f"br label %{loop}.head")
+        b.lines.append(f"{loop}.done:")
+
+    def split(self) -> None:
+        """End the current part and start a new one: the jet is a sequence of functions (one per
+        order), since LLVM's passes are superlinear in a function's number of loops (the 20-body
+        jet in one function: 3.4 s to compile)."""
+        self.parts.append(self.body.text())
+        self.body.lines = []
+
+    def text(self) -> str:
+        self.split()
+        params = JET_PARAMS.format(vtype="double")
+        args = "ptr %tc, ptr %pars, double %t"
+        out = [*self.tables]
+        for i, part in enumerate(self.parts):
+            out += [f"define internal void @\"{self.name}.part{i}\"({params}) noinline {{", "entry:", part,
+                    "  ret void", "}"]
+        out += [f"define internal void @\"{self.name}\"({params}) {{", "entry:"]
+        out += [f'  call void @"{self.name}.part{i}"({args})' for i in range(len(self.parts))]
+        out += ["  ret void", "}"]
+        return "\n".join(out)
 
 
-def compact_jet(dec: Decomposition, order: int, module: ir.Module, name: str) -> str:
-    """Define ``void @name(tc, pars, t)`` in ``module`` (compact mode); returns no extra text.
+def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -> str:
+    """Text of ``void @name(tc, pars, t)`` in compact mode (declarations go into ``helpers``).
 
-    The buffer ``tc`` must have ``compact_layout(dec).nrows`` rows, initialised with
-    :func:`constant_rows`.
+    The buffer ``tc`` must have ``compact_layout(dec).nrows`` rows, initialised by
+    :func:`initial_buffer`.
     """
     layout = compact_layout(dec)
     rows = layout.rows
-    s = order + 1
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [h.PTR, h.PTR, h.DOUBLE]), name)
-    fn.linkage = "internal"
-    tc, pars, t = fn.args
-    tc.add_attribute("noalias")
-    pars.add_attribute("noalias")
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    tables = _Tables(module, name)
+    em = _Emitter(name, order)
+    b = em.body
 
-    def row_base(row: ir.Value) -> ir.Value:
-        return b.mul(b.zext(row, h.I64), ir.Constant(h.I64, s))
-
-    def member_loop(values: list[list[int]], body: Callable[[list[ir.Value]], None]) -> None:
-        """Loop over members; ``body`` gets each table's entry (i64 row bases)."""
-        globs = [tables.new(v) for v in values]
-
-        def emit(m: Idx) -> None:
-            zero = ir.Constant(h.I64, 0)
-            entries = [b.gep(g, [zero, m.value], source_etype=g.value_type) for g in globs]
-            body([row_base(b.load(e, typ=I32)) for e in entries])
-
-        for_range(b, 0, len(values[0]), emit, "m")
+    def series_of(node: Expr, base: str, loads: dict[tuple[str, int], str]) -> RowSeries:
+        return RowSeries(b, base, type(node), loads)
 
     # Order 0: parameters and time, then each group's values.
     par_nodes = [n for n in dec.nodes if isinstance(n, Par)]
     if par_nodes:
-        def load_par(bases: list[ir.Value]) -> None:
-            value = _get(b, pars, b.udiv(bases[1], ir.Constant(h.I64, s)))
-            b.store(value, _slot(b, tc, bases[0]))
-        member_loop([[rows[id(n)] for n in par_nodes], [n.index * s for n in par_nodes]], load_par)
+        def load_par(bases: list[str], A: TextAlgebra, loads: dict) -> None:
+            index = b.fresh()
+            b.emit(f"{index} = udiv i64 {bases[1]}, {em.stride}")
+            RowSeries(b, bases[0], Call, loads).store(0, b.load(b.address("%pars", index)))
+        em.member_loop([[rows[id(n)] for n in par_nodes], [n.index for n in par_nodes]], load_par)
     for node in dec.nodes:
         if isinstance(node, Time):
-            b.store(t, _slot(b, tc, ir.Constant(h.I64, rows[id(node)] * s)))
+            b.store("%t", b.address("%tc", str(rows[id(node)] * em.stride)))
     for level in layout.levels:
         for proto, members in level:
-            exponent = proto.args[1] if proto.name == "pow" and isinstance(proto.args[1], Num) else None
+            def value0(bases: list[str], A: TextAlgebra, loads: dict, proto: Call = proto) -> None:
+                args = [series_of(a, base, loads)[0] for a, base in zip(proto.args, bases[1:], strict=True)]
+                RowSeries(b, bases[0], Call, loads).store(0, lower_text(b, helpers, proto, args))
+            em.member_loop(_columns(proto, members, rows, dec, with_aux=False), value0)
 
-            def value0(bases: list[ir.Value], proto: Call = proto, exponent: Any = exponent) -> None:
-                args = [_get(b, tc, base) for base in bases[1:]]
-                b.store(lower_call_linked(b, proto.prim, args, exponent), _slot(b, tc, bases[0]))
-
-            member_loop([[rows[id(m)] for m in members],
-                         *([rows[id(m.args[i])] for m in members] for i in range(len(proto.args)))],
-                        value0)
-
-    def state_update(k: Idx | int) -> None:
-        inv = b.fdiv(ir.Constant(h.DOUBLE, 1.0), b.sitofp(Idx.of(b, k + 1), h.DOUBLE))
-
-        def update(bases: list[ir.Value]) -> None:
-            value = _get(b, tc, b.add(bases[1], Idx.of(b, k)))
-            b.store(b.fmul(value, inv), _slot(b, tc, b.add(bases[0], Idx.of(b, k + 1))))
-
-        member_loop([list(range(len(dec.state))), [rows[id(f)] for f in dec.rhs]], update)
-
-    state_update(0)
     last = order if dec.extra else order - 1
+    state_columns = [list(range(len(dec.state))), [rows[id(f)] for f in dec.rhs]]
+    for k in range(last + 1):
+        em.split()
+        if k >= 1:
+            for level in layout.levels:
+                for proto, members in level:
+                    form = dec.forms[id(proto)]
 
-    def order_k(k: Idx) -> None:
-        A = LoopAlgebra(b)
-        for level in layout.levels:
-            for proto, members in level:
-                form = dec.forms[id(proto)]
-                narg, naux = len(proto.args), len(form.aux)
+                    def value_k(bases: list[str], A: TextAlgebra, loads: dict, proto: Call = proto,
+                                form: Any = form, k: int = k) -> None:
+                        narg = len(proto.args)
+                        y = RowSeries(b, bases[0], Call, loads)
+                        args = [series_of(a, base, loads) for a, base in zip(proto.args, bases[1:1 + narg],
+                                                                             strict=True)]
+                        aux = [series_of(a, base, loads) for a, base in zip(form.aux, bases[1 + narg:],
+                                                                            strict=True)]
+                        y.store(k, A.operand(form.rule(A, k, y, args, aux)))
 
-                def value_k(bases: list[ir.Value], form: Any = form, narg: int = narg) -> None:
-                    y = Row(b, tc, bases[0])
-                    args = [Row(b, tc, base) for base in bases[1:1 + narg]]
-                    aux = [Row(b, tc, base) for base in bases[1 + narg:]]
-                    b.store(A.v(form.rule(A, k, y, args, aux)), y.address(k))
-
-                member_loop([[rows[id(m)] for m in members],
-                             *([rows[id(m.args[i])] for m in members] for i in range(narg)),
-                             *([rows[id(dec.forms[id(m)].aux[i])] for m in members] for i in range(naux))],
-                            value_k)
-        if last == order:  # extra rows need order p: the state update stops at p - 1
-            with b.if_then(b.icmp_signed("<", k.value, ir.Constant(h.I64, order))):
-                state_update(k)
-        else:
-            state_update(k)
-
-    for_range(b, 1, last + 1, order_k, "k")
+                    em.member_loop(_columns(proto, members, rows, dec, with_aux=True), value_k)
+        if k < order:
+            def update(bases: list[str], A: TextAlgebra, loads: dict, k: int = k) -> None:
+                f = RowSeries(b, bases[1], Call, loads)
+                RowSeries(b, bases[0], Call, loads).store(k + 1, A.operand(A.div(f[k], k + 1)))
+            em.member_loop(state_columns, update)
     if dec.extra:
-        def copy_extra(bases: list[ir.Value]) -> None:
-            def copy(k: Idx) -> None:
-                value = _get(b, tc, b.add(bases[1], k.value))
-                b.store(value, _slot(b, tc, b.add(bases[0], k.value)))
-            for_range(b, 0, s, copy, "c")
-
-        member_loop([list(range(len(dec.state), len(dec.state) + len(dec.extra))),
-                     [rows[id(f)] for f in dec.extra]], copy_extra)
-    b.ret_void()
-    return ""
+        def copy_extra(bases: list[str], A: TextAlgebra, loads: dict) -> None:
+            src, dst = RowSeries(b, bases[1], Call, loads), RowSeries(b, bases[0], Call, loads)
+            for j in range(order + 1):
+                dst.store(j, A.operand(src[j]))
+        em.member_loop([list(range(len(dec.state), len(dec.state) + len(dec.extra))),
+                        [rows[id(f)] for f in dec.extra]], copy_extra)
+    return em.text()
 
 
-class _Tables:
-    """Constant index tables of one jet, with unique names."""
-
-    def __init__(self, module: ir.Module, prefix: str) -> None:
-        self.module, self.prefix, self.count = module, prefix, 0
-
-    def new(self, values: list[int]) -> ir.GlobalVariable:
-        self.count += 1
-        return _index_table(self.module, f"{self.prefix}.rows{self.count}", values)
+def _columns(proto: Call, members: list[Call], rows: dict[int, int], dec: Decomposition,
+             with_aux: bool) -> list[list[int]]:
+    """Row tables of a group: outputs, each argument, then (``with_aux``) each auxiliary series."""
+    cols = [[rows[id(m)] for m in members]]
+    cols += [[rows[id(m.args[i])] for m in members] for i in range(len(proto.args))]
+    if with_aux:
+        naux = len(dec.forms[id(proto)].aux)
+        cols += [[rows[id(dec.forms[id(m)].aux[i])] for m in members] for i in range(naux)]
+    return cols
 
 
 def initial_buffer(dec: Decomposition, order: int) -> np.ndarray:
