@@ -1,5 +1,5 @@
 """Layer 4: multivariate truncated series (generalized dual numbers)."""
 
-from .gduals import compose, derivatives, gdual, invert_map
+from .gduals import compile_map, compose, derivatives, gdual, invert_map
 
-__all__ = ["gdual", "derivatives", "invert_map", "compose"]
+__all__ = ["gdual", "derivatives", "invert_map", "compose", "compile_map"]

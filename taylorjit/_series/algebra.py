@@ -33,6 +33,13 @@ class BlockAlgebra(FloatAlgebra):
     def _degree(self, x: Any) -> int:
         return 0 if np.ndim(x) == 0 or x.shape[0] == 1 else self.basis.block_degree[x.shape[0]]
 
+    def div_leading(self, x: Any, d0: Any) -> Any:
+        """``x / d0`` with ``d0`` a degree-0 block; a scalar zero ``x`` (a zero block of unknown
+        degree) stays a scalar zero rather than becoming a block that reads as degree 0."""
+        if np.ndim(x) == 0 and x == 0:
+            return 0.0
+        return x / d0
+
     def mul(self, x: Any, y: Any) -> Any:
         """Product of a degree-i block and a degree-j block: a degree-(i+j) block."""
         # A scalar zero stands for a zero block of any degree (a number's higher coefficients):

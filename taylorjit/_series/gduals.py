@@ -18,14 +18,16 @@ from typing import Any
 import numpy as np
 
 from .._expr import Call, Expr, Num, Var, call
+from .._jit.cfunc import CFunc, cfunc
 from .._primitives.series import expand
 from .._primitives.table import taylor_program
 from .algebra import BlockAlgebra
+from .compose import compose_arrays, taylor_shift
 from .kernels import product_into
 from .monomials import basis, embedding
 from .staged import staged_kernel
 
-__all__ = ["gdual", "derivatives", "invert_map", "compose"]
+__all__ = ["gdual", "derivatives", "invert_map", "compose", "compile_map"]
 
 _ARG_VARS = (Var("_gdual_a"), Var("_gdual_b"))
 
@@ -170,10 +172,7 @@ class gdual:  # noqa: N801 - pyaudi's name
         orders = [g._order for g in items if g._order is not None]
         order = min(orders) if orders else None
         symbols = tuple(sorted(set().union(*(g._symbols for g in items))))
-        sizes = {g._c.shape[1] for g in items if g._c.ndim == 2}
-        if len(sizes) > 1:
-            raise ValueError(f"vectorized gduals with different numbers of points meet: {sorted(sizes)}")
-        npoints = sizes.pop() if sizes else None
+        npoints = _common_npoints([g._c for g in items])
         return [g._embed(symbols, order, npoints) for g in items], symbols, order
 
     # --- arithmetic -----------------------------------------------------------------------------
@@ -512,27 +511,77 @@ class gdual:  # noqa: N801 - pyaudi's name
 
 def compose(g: gdual, args: Sequence[gdual | float]) -> gdual:
     """``g`` with each of its symbols replaced by the matching entry of ``args`` (in
-    ``symbol_set`` order): multivariate Horner's scheme, one symbol at a time."""
+    ``symbol_set`` order): ``g(args[0], args[1], ...)``.
+
+    The arguments' constant terms are moved into ``g`` first (a Taylor shift, exact for a
+    polynomial); then Horner's scheme over the monomial tree runs as one compiled program per
+    result (``compose.py``). The result has the smaller of the orders of ``g`` and the
+    arguments; numbers alone give a constant (``g``'s value there).
+
+    Raises
+    ------
+    ValueError
+        When ``args`` does not hold one entry per symbol of ``g``, or vectorized gduals of
+        different numbers of points meet.
+    """
     if len(args) != len(g._symbols):
         raise ValueError(f"compose() needs {len(g._symbols)} arguments (one per symbol of "
                          f"{g.symbol_set}), got {len(args)}")
     if not g._symbols:
         return g
-    parts = g._split_powers(0)
-    rest = list(args[1:])
-    reduced = [compose(_drop_symbol(p, 0), rest) for p in parts]
-    result = reduced[-1]
-    for part in reversed(reduced[:-1]):
-        result = result * args[0] + part
-    return result
+    items = [a if isinstance(a, gdual) else gdual(a) for a in args]
+    coeffs, symbols, order = gdual._align(items)
+    _common_npoints([g._c, *coeffs])
+    outer = taylor_shift(g._c, g.order, [c[0] for c in coeffs])
+    if order is None:  # numbers only
+        return gdual._make(outer[:1].copy(), (), None)
+    order = min(order, g.order)
+    inner_size = basis(len(symbols), order).ncoef
+    outer_size = basis(len(g._symbols), order).ncoef  # truncation: a prefix
+    inner = np.array([c[:inner_size] for c in coeffs])
+    out = compose_arrays(outer[None, :outer_size], inner, len(symbols), order)
+    return gdual._make(out[0], symbols, order)
 
 
-def _drop_symbol(g: gdual, s: int) -> gdual:
-    """The same polynomial over the symbols without ``s`` (``g`` must not depend on it)."""
-    b = g._basis()
-    keep = b.exponents[:, s] == 0
-    symbols = g._symbols[:s] + g._symbols[s + 1:]
-    return gdual._make(g._c[keep], symbols, g._order)
+def compile_map(maps: gdual | Sequence[gdual], symbols: Sequence[str] | None = None) -> CFunc:
+    """A map of gduals compiled to native code, to evaluate it at many deviations at once.
+
+    Each component becomes a taylorjit expression in Horner form (:meth:`gdual.to_expression`)
+    and all are compiled together by :func:`taylorjit.cfunc` (common subexpressions shared,
+    SIMD lanes and threads; the compiled code is cached in memory and on disk). For 4 components
+    at (4 variables, order 10), building costs about 0.25 s the first time (0.05 s for the
+    expressions, 0.2 s in LLVM); an evaluation at 10^5 points then takes about 12 ms (2 cores
+    with AVX-512), against 9 s for :meth:`gdual.evaluate`'s table of powers.
+
+    Parameters
+    ----------
+    maps
+        One scalar (not vectorized) gdual, or a sequence of them: the components.
+    symbols
+        The deviation symbols in input order (``["dx", "dy"]``); default the sorted union of
+        the components' symbol sets.
+
+    Returns
+    -------
+    CFunc
+        ``cf(deviations)``: ``deviations`` of shape ``(len(symbols), npoints)`` give the values
+        ``(len(maps), npoints)``; shape ``(len(symbols),)`` gives one point. Its ``vars`` are
+        the symbols (``cf.vars``). Pass ``outputs=`` to reuse a result array.
+
+    Raises
+    ------
+    ValueError
+        For a vectorized gdual, or ``symbols`` that miss a symbol of a component.
+    """
+    components = [maps] if isinstance(maps, gdual) else [
+        m if isinstance(m, gdual) else gdual(float(m)) for m in maps]
+    union = sorted(set().union(*(m._symbols for m in components)))
+    names = union if symbols is None else list(symbols)
+    missing = sorted(set(union) - set(names))
+    if missing:
+        raise ValueError(f"compile_map(): the symbols {missing} of the map are not among the "
+                         f"inputs {names}")
+    return cfunc([m.to_expression() for m in components], vars=[Var(s) for s in names])
 
 
 def invert_map(maps: Sequence[gdual], verbose: bool = False) -> list[gdual]:
@@ -540,9 +589,13 @@ def invert_map(maps: Sequence[gdual], verbose: bool = False) -> list[gdual]:
 
     ``maps`` are n gduals over n symbols, ``y = M(dx)``; constant terms are ignored (the map is
     taken relative to its expansion point). The inverse is expressed in the same symbols:
-    composing it with the map (either way) gives the identity to the order. Fixed point
-    ``X <- L^-1 (Y - N(X))`` with ``L`` the linear and ``N`` the nonlinear part, one order of
-    accuracy per iteration.
+    composing it with the map (either way) gives the identity to the order.
+
+    With ``L`` the linear and ``N`` the nonlinear part, the fixed point ``X = L^-1 (y - N(X))``
+    gains one correct degree per iteration: if ``X`` is right to degree ``k - 1``, ``N(X)`` is
+    right to degree ``k`` (``N`` starts at degree 2). Iteration ``k`` therefore composes at
+    truncation order ``k`` only, as DACE and GTPSA do: the cost is about that of two
+    compositions at the full order ((6 variables, order 10): 0.13 s, GTPSA 0.63 s).
 
     Raises
     ------
@@ -560,31 +613,31 @@ def invert_map(maps: Sequence[gdual], verbose: bool = False) -> list[gdual]:
     if any(c.ndim != 1 for c in coeffs):
         raise NotImplementedError("invert_map() of vectorized gduals is not supported yet")
     bs = basis(n, order)
-    linear = np.array([c[bs.block(1)] for c in coeffs])
+    nonlinear = np.array(coeffs)
+    linear = nonlinear[:, bs.block(1)].copy()
     if not np.all(np.isfinite(linear)) or np.linalg.matrix_rank(linear) < n:
         raise ValueError(f"the linear part of the map is singular:\n{linear}")
     inverse = np.linalg.inv(linear)
-    nonlinear = []
-    for c in coeffs:
-        c = c.copy()
-        c[:bs.offsets[2]] = 0.0
-        nonlinear.append(gdual._make(c, symbols, order))
-    identity = [gdual._make(_unit(bs, i), symbols, order) for i in range(n)]
-    X = [sum((inverse[i, j] * identity[j] for j in range(n)), gdual(0.0)) for i in range(n)]
-    for it in range(order - 1):
-        residual = [identity[j] - compose(nonlinear[j], X) for j in range(n)]
-        X = [sum((inverse[i, j] * residual[j] for j in range(n)), gdual(0.0)) for i in range(n)]
+    nonlinear[:, :bs.offsets[2]] = 0.0
+    X = np.zeros((n, bs.ncoef))
+    X[:, bs.block(1)] = inverse  # degree-1 monomials are dx_0, dx_1, ... in symbol order
+    for k in range(2, order + 1):
+        size = int(bs.offsets[k + 1])
+        image = compose_arrays(nonlinear[:, :size], X[:, :size], n, k)
+        X[:, :size] = -(inverse @ image)
+        X[:, bs.block(1)] = inverse
         if verbose:
-            print(f"invert_map: iteration {it + 1} of {order - 1}")
-    return X
+            print(f"invert_map: order {k} of {order}")
+    return [gdual._make(x, symbols, order) for x in X]
 
 
-def _unit(bs: Any, i: int) -> np.ndarray:
-    c = np.zeros(bs.ncoef)
-    row = [0] * bs.nvars
-    row[i] = 1
-    c[bs.index[tuple(row)]] = 1.0
-    return c
+def _common_npoints(arrays: Sequence[np.ndarray]) -> int | None:
+    """The number of points of the vectorized coefficient arrays among ``arrays`` (None when
+    all are scalar); ValueError when they differ."""
+    sizes = {c.shape[1] for c in arrays if c.ndim == 2}
+    if len(sizes) > 1:
+        raise ValueError(f"vectorized gduals with different numbers of points meet: {sorted(sizes)}")
+    return sizes.pop() if sizes else None
 
 
 def _union(a: int | None, b: int | None) -> int | None:
@@ -638,12 +691,14 @@ def _apply(name: str, args: tuple[Any, ...]) -> gdual:
     gduals = [a for a in args if isinstance(a, gdual)]
     coeffs, symbols, order = gdual._align(gduals)
     leaves: dict[int, np.ndarray] = {}
+    masks: dict[int, int] = {}
     operands: list[Expr] = []
     it = iter(coeffs)
     for slot, a in zip(_ARG_VARS, args, strict=False):
         if isinstance(a, gdual):
             operands.append(slot)
             leaves[id(slot)] = next(it)
+            masks[id(slot)] = a._mask(order)
         else:
             try:
                 operands.append(Num(float(a)))
@@ -662,7 +717,10 @@ def _apply(name: str, args: tuple[Any, ...]) -> gdual:
             with np.errstate(all="ignore"):
                 out = kernel.run(np.empty(bs.ncoef), *ins)
             return gdual._make(out, symbols, order)
-    blocks = {k: [c[bs.block(d)] for d in range(eff_order + 1)] for k, c in leaves.items()}
+    # Blocks known to be zero enter as scalar zeros, which the recurrences' products skip
+    # ((x - y + 2.3)**10 at order 20: half of 1/p's block products).
+    blocks = {k: [c[bs.block(d)] if (masks[k] >> d) & 1 else 0.0 for d in range(eff_order + 1)]
+              for k, c in leaves.items()}
     with np.errstate(all="ignore"):  # out-of-domain values become nan, as in numpy
         (series,) = expand([root], eff_order, lambda v: blocks[id(v)], BlockAlgebra(bs),
                            program=_program(root))

@@ -17,7 +17,7 @@ import numpy as np
 from .._jit.context import CompiledModule, jit_context
 from .._jit.runtime import array_caller
 
-__all__ = ["product_into", "ACCUMULATE_FUNCTION"]
+__all__ = ["product_into", "run_program", "ACCUMULATE_FUNCTION", "BEGIN", "ACCUMULATE", "TASK_WIDTH"]
 
 # c[r] = init[r] + w * sum_s a[P[s]] * b[Q[s]] (init may be null for zero, or c itself; a target
 # r with no pairs gets init[r]): the product of two
@@ -152,17 +152,105 @@ exit:
 }
 """
 
+#: Task kinds of a product program (rows of TASK_WIDTH int64 in ``tasks``; see ``compose.py``).
+#: BEGIN [0, node, slot, size, skip_to, flag]: when ``keep[flag]`` is 0, jump to task
+#: ``skip_to``; else zero ``slots[slot:slot + size]`` and set ``slots[slot] = q[node]``.
+#: ACCUMULATE [1, c, a, b, starts, n]: ``slots[c + r] += sum_s y[a + P[s]] * slots[b + Q[s]]``
+#: for ``r < n``, ``s`` in ``S[starts + r]:S[starts + r + 1]``.
+BEGIN, ACCUMULATE, TASK_WIDTH = 0, 1, 6
+
+# A product program run natively for ``nout`` polynomials in one call (compose.py: Horner's
+# scheme over the monomial tree); output j reads q and keep at j * nq and its result, the first
+# ``size`` doubles of the slots, is copied to out + j * size. A few ns per task.
+_PROGRAM = ACCUMULATE_FUNCTION.replace("{name}", "taylorjit.series.accumulate") + """
+declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
+declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+
+define void @{prefix}program(ptr noalias %out, ptr noalias %slots, ptr noalias %y,
+                             ptr noalias %qs, ptr noalias %keeps, ptr noalias %tasks,
+                             ptr noalias %P, ptr noalias %Q, ptr noalias %S, i64 %ntasks,
+                             i64 %nout, i64 %nq, i64 %size) {
+entry:
+  %none = icmp sle i64 %nout, 0
+  br i1 %none, label %exit, label %output
+output:
+  %j = phi i64 [ 0, %entry ], [ %j.next, %output.end ]
+  %q.off = mul i64 %j, %nq
+  %q = getelementptr double, ptr %qs, i64 %q.off
+  %keep = getelementptr i8, ptr %keeps, i64 %q.off
+  %empty = icmp sle i64 %ntasks, 0
+  br i1 %empty, label %output.end, label %loop
+loop:
+  %t = phi i64 [ 0, %output ], [ %next, %continue ]
+  %row = mul i64 %t, 6
+  %kind.p = getelementptr i64, ptr %tasks, i64 %row
+  %kind = load i64, ptr %kind.p
+  %f1.p = getelementptr i64, ptr %kind.p, i64 1
+  %f1 = load i64, ptr %f1.p
+  %f2.p = getelementptr i64, ptr %kind.p, i64 2
+  %f2 = load i64, ptr %f2.p
+  %f3.p = getelementptr i64, ptr %kind.p, i64 3
+  %f3 = load i64, ptr %f3.p
+  %f4.p = getelementptr i64, ptr %kind.p, i64 4
+  %f4 = load i64, ptr %f4.p
+  %f5.p = getelementptr i64, ptr %kind.p, i64 5
+  %f5 = load i64, ptr %f5.p
+  %t1 = add i64 %t, 1
+  %is.acc = icmp eq i64 %kind, 1
+  br i1 %is.acc, label %acc, label %begin
+acc:
+  %c = getelementptr double, ptr %slots, i64 %f1
+  %a = getelementptr double, ptr %y, i64 %f2
+  %b = getelementptr double, ptr %slots, i64 %f3
+  %s = getelementptr i64, ptr %S, i64 %f4
+  call void @taylorjit.series.accumulate(ptr %c, ptr %c, ptr %a, ptr %b, ptr %P, ptr %Q,
+                                         ptr %s, i64 %f5, double 1.0)
+  br label %continue
+begin:
+  %k.p = getelementptr i8, ptr %keep, i64 %f5
+  %k = load i8, ptr %k.p
+  %drop = icmp eq i8 %k, 0
+  br i1 %drop, label %continue, label %fill
+fill:
+  %slot = getelementptr double, ptr %slots, i64 %f2
+  %bytes = mul i64 %f3, 8
+  call void @llvm.memset.p0.i64(ptr %slot, i8 0, i64 %bytes, i1 false)
+  %qv.p = getelementptr double, ptr %q, i64 %f1
+  %qv = load double, ptr %qv.p
+  store double %qv, ptr %slot
+  br label %continue
+continue:
+  %next = phi i64 [ %t1, %acc ], [ %f4, %begin ], [ %t1, %fill ]
+  %more = icmp slt i64 %next, %ntasks
+  br i1 %more, label %loop, label %output.end
+output.end:
+  %dst.off = mul i64 %j, %size
+  %dst = getelementptr double, ptr %out, i64 %dst.off
+  %result.bytes = mul i64 %size, 8
+  call void @llvm.memcpy.p0.p0.i64(ptr %dst, ptr %slots, i64 %result.bytes, i1 false)
+  %j.next = add i64 %j, 1
+  %j.more = icmp slt i64 %j.next, %nout
+  br i1 %j.more, label %output, label %exit
+exit:
+  ret void
+}
+"""
+
 _modules: list[CompiledModule] = []
+
+
+def _compiled(text: str, symbol: str) -> int:
+    """Address of ``symbol`` in the module ``text`` (compiled once per process, disk-cached)."""
+    module = jit_context().compile(repr(("series-" + symbol, text)),
+                                   lambda prefix: text.replace("{prefix}", prefix),
+                                   speed_level=3, vectorize=True)
+    _modules.append(module)  # kept alive for the process
+    return module.address(module.prefix + symbol)
 
 
 @cache
 def _kernel(vectorized: bool) -> int:
-    text = _POINTS if vectorized else _SCALAR
-    module = jit_context().compile(repr(("series-product", text)),
-                                   lambda prefix: text.replace("{prefix}", prefix),
-                                   speed_level=3, vectorize=True)
-    _modules.append(module)  # kept alive for the process
-    return module.address(module.prefix + "product")
+    return _compiled(_POINTS if vectorized else _SCALAR, "product")
 
 
 def product_into(out: np.ndarray, a: np.ndarray, b: np.ndarray, table: tuple[np.ndarray, ...]
@@ -207,3 +295,33 @@ _callers = {False: _make_caller(False), True: _make_caller(True)}
 def as_kernel_array(x: Any) -> np.ndarray:
     """A C-contiguous float64 view or copy of ``x``."""
     return np.ascontiguousarray(x, dtype=np.float64)
+
+
+@cache
+def _program_kernel() -> tuple[int, Any]:
+    return _compiled(_PROGRAM, "program"), array_caller(9, 4)
+
+
+def run_program(out: np.ndarray, slots: np.ndarray, y: np.ndarray, q: np.ndarray,
+                keep: np.ndarray, tasks: np.ndarray, table: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Run a product program (``BEGIN``/``ACCUMULATE`` rows, see above) natively, once per row
+    of ``q``: row ``j`` of ``out`` receives the first ``out.shape[1]`` doubles of the slots.
+
+    ``out`` ``(nout, size)``, ``slots``, ``y`` and ``q`` ``(nout, nq)`` are C-contiguous
+    float64, ``keep`` ``(nout, nq)`` uint8 (one flag per node, indexed by the BEGIN rows),
+    ``tasks`` ``(ntasks, TASK_WIDTH)`` int64 and ``table`` the concatenated ``(P, Q, S)``
+    (``S`` holding absolute positions in ``P`` and ``Q``). The caller guarantees that every
+    offset stays inside the arrays. Returns ``out``.
+    """
+    address, caller = _program_kernel()
+    p, q_idx, starts = table
+    ints = (tasks.shape[0], q.shape[0], q.shape[1], out.shape[1])
+    if caller is not None:
+        caller(address, out, slots, y, q, keep, tasks, p, q_idx, starts, *ints)
+    else:  # pragma: no cover - only where numpy's array layout could not be verified
+        import ctypes
+
+        fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * 9), *([ctypes.c_int64] * 4))
+        fn(address)(*(a.ctypes.data for a in (out, slots, y, q, keep, tasks, p, q_idx, starts)),
+                    *ints)
+    return out
