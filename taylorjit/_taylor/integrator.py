@@ -116,7 +116,9 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         self._high_accuracy = bool(high_accuracy)
         self._compact = (len(dec.calls) > COMPACT_THRESHOLD) if compact_mode is None else bool(compact_mode)
         self._state = _validated_state(state, self._dim)
-        self._pars = _validated_pars(pars, dec.npars)
+        # The kernel reads at least one slot; users see exactly npars values (a view).
+        self._pars = np.zeros(max(dec.npars, 1))
+        self._pars[: dec.npars] = _validated_pars(pars, dec.npars)
         self._dv = np.zeros(DV.SIZE)
         self._iv = np.zeros(IV.SIZE, dtype=np.int64)
         self.time = time
@@ -198,7 +200,7 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
     @property
     def pars(self) -> np.ndarray:
         """The runtime parameters (a writable view)."""
-        return self._pars
+        return self._pars[: self._dec.npars]
 
     @property
     def time(self) -> float:
@@ -252,13 +254,13 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
             hi, lo = self.dtime
             start_hi, start_lo = _two_sum(hi, -self.last_h)
             dt = (t - start_hi) - (start_lo + lo)
-        self._d_output[:] = horner(self.tc, dt)
+        self._d_output[:] = horner(self.tc, dt, self._high_accuracy)
         return self._d_output
 
     # --- stepping ----------------------------------------------------------------------------
     def _run(self, t_final: tuple[float, float], direction: float, max_delta_t: float,
              max_steps: int, flags: int, grid: np.ndarray | None = None,
-             grid_out: np.ndarray | None = None) -> tuple[int, list[np.ndarray]]:
+             grid_out: np.ndarray | None = None, grid_start: int = 1) -> tuple[int, list[np.ndarray]]:
         """Enter the native loop (again while the continuous-output buffer fills up)."""
         dv, iv = self._dv, self._iv
         dv[DV.TF_HI], dv[DV.TF_LO] = t_final
@@ -266,7 +268,7 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         dv[DV.MIN_H], dv[DV.MAX_H] = math.inf, 0.0
         iv[IV.MAX_STEPS], iv[IV.NSTEPS], iv[IV.FLAGS] = max_steps, 0, flags
         iv[IV.GRID_N] = 0 if grid is None else len(grid)
-        iv[IV.GRID_I] = 1
+        iv[IV.GRID_I] = grid_start
         record = 3 + self._dim * (self._order + 1)
         buffers: list[np.ndarray] = []
         capacity = 64
@@ -376,19 +378,20 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
             took = int(self._iv[IV.NSTEPS])
             if took:
                 nsteps += took
-                min_h, max_h = min(min_h, self._dv[DV.MIN_H]), max(max_h, self._dv[DV.MAX_H])
+                min_h = min(min_h, float(self._dv[DV.MIN_H]))
+                max_h = max(max_h, float(self._dv[DV.MAX_H]))
             if code == Code.STEP_LIMIT:
                 code = Code.SUCCESS
             if took and callback(self) is False:
                 return _CB_STOP, buffers, nsteps, min_h, max_h
             if code != Code.SUCCESS:
-                return code, buffers, nsteps, float(min_h), float(max_h)
+                return code, buffers, nsteps, min_h, max_h
 
     def _continuous_output(self, buffers: list[np.ndarray], start_state: np.ndarray,
                            start_time: tuple[float, float]) -> continuous_output:
         records = np.concatenate(buffers) if buffers else np.empty((0, 3 + self.tc.size))
         tcs = records[:, 3:].reshape(-1, self._dim, self._order + 1)
-        return continuous_output(records[:, 0], records[:, 1], records[:, 2], tcs)
+        return continuous_output(records[:, 0], records[:, 1], records[:, 2], tcs, self._high_accuracy)
 
     def propagate_grid(self, grid: Any, *, max_delta_t: float = math.inf, max_steps: int = 0,
                        callback: Callable[[Any], Any] | None = None
@@ -409,12 +412,27 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         if len(g) == 1:
             return taylor_outcome.time_limit, math.inf, 0.0, 0, out
         direction = 1.0 if g[-1] > g[0] else -1.0
-        if callback is not None:
-            raise NotImplementedError("propagate_grid with a callback is not implemented yet")
-        code, _ = self._run((float(g[-1]), 0.0), direction, max_delta_t, max_steps, Flags.GRID,
-                            g, out)
-        nsteps = int(self._iv[IV.NSTEPS])
-        return (_OUTCOMES[code], float(self._dv[DV.MIN_H]), float(self._dv[DV.MAX_H]), nsteps, out)
+        target = (float(g[-1]), 0.0)
+        if callback is None:
+            code, _ = self._run(target, direction, max_delta_t, max_steps, Flags.GRID, g, out)
+            nsteps = int(self._iv[IV.NSTEPS])
+            return (_OUTCOMES[code], float(self._dv[DV.MIN_H]), float(self._dv[DV.MAX_H]), nsteps,
+                    out)
+        # One native step per entry (the grid index carried over), the callback after each.
+        nsteps, min_h, max_h, next_point = 0, math.inf, 0.0, 1
+        while True:
+            if max_steps and nsteps >= max_steps:
+                return taylor_outcome.step_limit, min_h, max_h, nsteps, out
+            code, _ = self._run(target, direction, max_delta_t, 1, Flags.GRID, g, out, next_point)
+            next_point = int(self._iv[IV.GRID_I])
+            if self._iv[IV.NSTEPS]:
+                nsteps += 1
+                min_h = min(min_h, float(self._dv[DV.MIN_H]))
+                max_h = max(max_h, float(self._dv[DV.MAX_H]))
+                if callback(self) is False:
+                    return taylor_outcome.cb_stop, min_h, max_h, nsteps, out
+            if code != Code.STEP_LIMIT:
+                return _OUTCOMES[code], min_h, max_h, nsteps, out
 
     # --- jets alone --------------------------------------------------------------------------
     def compute_jet(self) -> np.ndarray:
@@ -443,12 +461,20 @@ def _validated_tol(tol: Any) -> float:
     return t
 
 
-def _validated_state(state: Any, dim: int) -> np.ndarray:
+def _real_array(values: Any, what: str) -> np.ndarray:
+    """A float64 copy of ``values``, refusing anything but real numbers (``None`` would
+    otherwise become nan silently)."""
     try:
-        x = np.array(state, dtype=float)
+        raw = np.array(values)
     except (TypeError, ValueError):
-        raise TypeError("the state of an adaptive Taylor integrator must be a sequence of real "
-                        "numbers") from None
+        raw = None
+    if raw is None or raw.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be a sequence of real numbers")
+    return raw.astype(float)
+
+
+def _validated_state(state: Any, dim: int) -> np.ndarray:
+    x = _real_array(state, "the state of an adaptive Taylor integrator")
     if x.ndim != 1:
         raise ValueError(f"the state of an adaptive Taylor integrator must be one-dimensional, "
                          f"but it has shape {x.shape}")
@@ -461,18 +487,16 @@ def _validated_state(state: Any, dim: int) -> np.ndarray:
 
 def _validated_pars(pars: Any, npars: int) -> np.ndarray:
     if pars is None:
-        return np.zeros(max(npars, 1))
-    try:
-        p = np.array(pars, dtype=float).reshape(-1) if np.ndim(pars) <= 1 else None
-    except (TypeError, ValueError):
-        raise TypeError("the parameters of an adaptive Taylor integrator must be real numbers") from None
-    if p is None:
+        return np.zeros(npars)
+    p = _real_array(pars, "the parameters of an adaptive Taylor integrator")
+    if p.ndim > 1:
         raise ValueError("the parameters of an adaptive Taylor integrator must be a one-dimensional array")
+    p = p.reshape(-1)
     if len(p) != npars:
         raise ValueError(f"Invalid number of parameter values passed to the constructor of an "
                          f"adaptive Taylor integrator: {len(p)} parameter value(s) were passed, but "
                          f"the ODE system contains {npars} parameter(s)")
-    return p if npars else np.zeros(1)
+    return p
 
 
 def _validated_max_delta_t(m: Any, fname: str) -> float:
