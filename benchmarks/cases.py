@@ -27,7 +27,9 @@ Metrics (rows of the table):
     Relative error vs an mpmath reference at the first ``mp_points`` points.
 
 The ``gdual_*`` cases (generalized dual numbers against DACE and GTPSA) live in
-:mod:`benchmarks.gdual_cases` and are merged into :data:`CASES`.
+:mod:`benchmarks.gdual_cases` and are merged into :data:`CASES`; so are the ``taylor_*``
+cases (the adaptive Taylor integrator against heyoka and scipy), from
+:mod:`benchmarks.integrator_cases`.
 
 Adding a case: write a problem in :mod:`benchmarks.problems` (or any function
 returning a :class:`~benchmarks.harness.CaseResult`) and register a function
@@ -59,6 +61,7 @@ from .harness import (
     time_calls,
     time_once,
 )
+from .integrator_cases import INTEGRATOR_CASES
 from .problems import (
     NBODY6,
     NBODY20,
@@ -668,4 +671,6 @@ CASES: dict[str, Callable[[Options], CaseResult]] = {
     "cfunc_random_expr": cfunc_random_expr,
     # generalized dual numbers (tj.gdual) against DACE and GTPSA: benchmarks/gdual_cases.py
     **GDUAL_CASES,
+    # the adaptive Taylor integrator against heyoka and scipy: benchmarks/integrator_cases.py
+    **INTEGRATOR_CASES,
 }

@@ -89,6 +89,15 @@ def test_all_cases_quick(tmp_path):
             assert {"err_numpy", "err_mpmath"} <= set(acc), (name, acc)
             if "heyoka" in doc["medians"].get("throughput", {}):
                 assert doc["ratios"]["throughput"]["heyoka"] > 0
+        if name.startswith("taylor_"):  # the integrator cases (benchmarks/integrator_cases.py)
+            medians = doc["medians"]
+            for metric in ("construct_cold", "construct_disk", "step_time", "nsteps"):
+                assert medians[metric][TAYLORJIT] > 0, (name, metric)
+            # the construction in a second process loaded the machine code from the disk cache
+            disk = next(m for m in doc["measurements"]
+                        if m["metric"] == "construct_disk" and m["impl"] == TAYLORJIT)
+            assert "compiled_from = disk" in disk["note"], (name, disk["note"])
+            assert "err_invariant" in acc or "scipy_err" in acc or "diff_heyoka" in acc, (name, acc)
 
 
 def test_cli_list_and_unknown(capsys):
