@@ -6,6 +6,7 @@ derivative and Taylor recurrence; ``cfunc`` JIT-compiles expressions to native c
 llvmlite. See README.md and docs/architecture.md.
 """
 
+from . import model as model
 from ._expr import Expr as Expr
 from ._expr import get_params as get_params
 from ._expr import get_variables as get_variables
@@ -40,6 +41,7 @@ from ._primitives.special import erf as erf
 from ._primitives.special import kepE as kepE
 from ._primitives.sympy_bridge import from_sympy as from_sympy
 from ._primitives.sympy_bridge import to_sympy as to_sympy
+from ._series.gduals import compile_map as compile_map
 from ._series.gduals import derivatives as derivatives
 from ._series.gduals import gdual as gdual
 from ._series.gduals import invert_map as invert_map
@@ -52,7 +54,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Expr", "make_vars", "var", "par", "time", "subs", "get_variables", "get_params",
     "diff", "diff_tensors", "DTens", "from_sympy", "to_sympy", "cfunc", "gdual", "derivatives",
-    "invert_map", "taylor_adaptive", "taylor_outcome", "continuous_output",
+    "invert_map", "compile_map", "taylor_adaptive", "taylor_outcome", "continuous_output", "model",
     "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh",
     "acosh", "atanh", "exp", "log", "sqrt", "square", "pow", "erf", "kepE",
 ]
