@@ -246,6 +246,8 @@ _LOCAL: dict[str, Callable[[Any, OdeProblem], list]] = {
 
 # --- initial conditions -----------------------------------------------------------------------
 
+#: NOTE: the same data as ``tj.model.outer_solar_system()``, kept here because this module must
+#: load (and report heyoka's rows) even when taylorjit cannot be imported.
 #: Outer solar system (heyoka.py tutorial "Brouwer's law in the outer Solar System"; Applegate et
 #: al. 1986): AU, solar masses, years of 365 days.
 OSS_MASSES = (1.00000597682, 1 / 1047.355, 1 / 3501.6, 1 / 22869.0, 1 / 19314.0, 7.4074074e-09)

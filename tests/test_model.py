@@ -426,3 +426,15 @@ def test_rejects_what_heyoka_rejects(call):
         call(model)
     # The same message, up to the formatting of numbers (heyoka writes 0.0 as 0).
     assert re.sub(NUMBER, "#", str(ours.value)) == re.sub(NUMBER, "#", str(theirs.value))
+
+
+def test_outer_solar_system_data_is_a_bound_system_in_nbody_order():
+    masses, gconst, state = tj.model.outer_solar_system()
+    assert masses.shape == (6,) and state.shape == (36,)
+    assert gconst == pytest.approx(0.01720209895**2 * 365**2)
+    sys = tj.model.nbody(6, Gconst=gconst, masses=masses)
+    energy = tj.cfunc([tj.model.nbody_energy(6, Gconst=gconst, masses=masses)], vars=[v for v, _ in sys])
+    assert energy(state)[0] < 0  # bound
+    # Jupiter at about 5.2 AU with a speed of about 2.76 AU/year
+    assert np.linalg.norm(state[6:9]) == pytest.approx(5.0, rel=0.05)
+    assert np.linalg.norm(state[9:12]) == pytest.approx(2.76, rel=0.05)

@@ -11,6 +11,7 @@ subexpressions are one node of the hash-consed DAG, and numeric factors 0 and 1 
 
 from ._cr3bp import cr3bp as cr3bp
 from ._cr3bp import cr3bp_jacobi as cr3bp_jacobi
+from ._data import outer_solar_system as outer_solar_system
 from ._fixed_centres import fixed_centres as fixed_centres
 from ._fixed_centres import fixed_centres_energy as fixed_centres_energy
 from ._fixed_centres import fixed_centres_potential as fixed_centres_potential
@@ -30,5 +31,5 @@ __all__ = [
     "pendulum", "pendulum_energy", "nbody", "nbody_energy", "nbody_potential", "np1body",
     "np1body_energy", "np1body_potential", "cr3bp", "cr3bp_jacobi", "fixed_centres",
     "fixed_centres_energy", "fixed_centres_potential", "rotating", "rotating_energy",
-    "rotating_potential",
+    "rotating_potential", "outer_solar_system",
 ]
