@@ -354,7 +354,6 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         hi, lo = self.dtime
         direction = 1.0 if (target[0] - hi) + (target[1] - lo) >= 0 else -1.0
         flags = Flags.C_OUTPUT if c_output else 0
-        start_state = self._state.copy()
         if callback is None:
             code, buffers = self._run(target, direction, max_delta_t, max_steps, flags)
             nsteps = int(self._iv[IV.NSTEPS])
@@ -362,7 +361,7 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         else:
             code, buffers, nsteps, min_h, max_h = self._propagate_with_callback(
                 target, direction, max_delta_t, max_steps, flags, callback)
-        out = self._continuous_output(buffers, start_state, (hi, lo)) if c_output else None
+        out = self._continuous_output(buffers) if c_output else None
         outcome = taylor_outcome.cb_stop if code == _CB_STOP else _OUTCOMES[code]
         return outcome, min_h, max_h, nsteps, out
 
@@ -387,8 +386,7 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
             if code != Code.SUCCESS:
                 return code, buffers, nsteps, min_h, max_h
 
-    def _continuous_output(self, buffers: list[np.ndarray], start_state: np.ndarray,
-                           start_time: tuple[float, float]) -> continuous_output:
+    def _continuous_output(self, buffers: list[np.ndarray]) -> continuous_output:
         records = np.concatenate(buffers) if buffers else np.empty((0, 3 + self.tc.size))
         tcs = records[:, 3:].reshape(-1, self._dim, self._order + 1)
         return continuous_output(records[:, 0], records[:, 1], records[:, 2], tcs, self._high_accuracy)
