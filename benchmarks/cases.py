@@ -39,7 +39,6 @@ in :data:`CASES`; see ``benchmarks/README.md``.
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -58,6 +57,7 @@ from .harness import (
     Options,
     Unavailable,
     describe_error,
+    taylorjit_cache_dir,
     time_calls,
     time_once,
 )
@@ -245,19 +245,7 @@ def load_taylorjit() -> JitBackend:
 
         jit_context().clear_memory_cache()
 
-    @contextlib.contextmanager
-    def cache_dir(path: Path) -> Iterator[None]:
-        saved = {k: os.environ.get(k) for k in ("TAYLORJIT_CACHE_DIR", "TAYLORJIT_CACHE")}
-        os.environ["TAYLORJIT_CACHE_DIR"] = str(path)
-        os.environ.pop("TAYLORJIT_CACHE", None)
-        try:
-            yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+    cache_dir = taylorjit_cache_dir
 
     def call(cf: Any, inputs: np.ndarray, out: np.ndarray) -> None:
         cf(inputs, outputs=out)

@@ -20,6 +20,7 @@ Conventions
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import functools
 import json
@@ -31,7 +32,7 @@ import subprocess
 import sys
 import time
 import timeit
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,6 +301,22 @@ class CaseResult:
 # ---------------------------------------------------------------------------
 # Timing
 # ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def taylorjit_cache_dir(path: Path) -> Iterator[None]:
+    """Point taylorjit's disk cache at ``path`` (enabled) for the duration; restore after."""
+    saved = {k: os.environ.get(k) for k in ("TAYLORJIT_CACHE_DIR", "TAYLORJIT_CACHE")}
+    os.environ["TAYLORJIT_CACHE_DIR"] = str(path)
+    os.environ.pop("TAYLORJIT_CACHE", None)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def time_once(fn: Callable[[], Any], keep: list[Any] | None = None) -> float:

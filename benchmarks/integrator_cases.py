@@ -71,6 +71,7 @@ from .harness import (
     Measurement,
     Options,
     describe_error,
+    taylorjit_cache_dir,
     time_calls,
     time_once,
 )
@@ -477,18 +478,9 @@ def _cache_dir(impl: str, path: Path) -> Iterator[None]:
     if impl == TAYLORJIT:
         from taylorjit._jit.context import jit_context  # not public: the benchmark clears caches
 
-        saved = {k: os.environ.get(k) for k in ("TAYLORJIT_CACHE_DIR", "TAYLORJIT_CACHE")}
-        os.environ["TAYLORJIT_CACHE_DIR"] = str(path)
-        os.environ.pop("TAYLORJIT_CACHE", None)
-        jit_context().clear_memory_cache()
-        try:
+        with taylorjit_cache_dir(path):
+            jit_context().clear_memory_cache()
             yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         return
     import heyoka as hy
 
