@@ -46,6 +46,9 @@ from ._series.gduals import derivatives as derivatives
 from ._series.gduals import gdual as gdual
 from ._series.gduals import invert_map as invert_map
 from ._taylor.coutput import continuous_output as continuous_output
+from ._taylor.events import event_direction as event_direction
+from ._taylor.events import nt_event as nt_event
+from ._taylor.events import t_event as t_event
 from ._taylor.integrator import taylor_adaptive as taylor_adaptive
 from ._taylor.integrator import taylor_outcome as taylor_outcome
 
@@ -55,6 +58,7 @@ __all__ = [
     "Expr", "make_vars", "var", "par", "time", "subs", "get_variables", "get_params",
     "diff", "diff_tensors", "DTens", "from_sympy", "to_sympy", "cfunc", "gdual", "derivatives",
     "invert_map", "compile_map", "taylor_adaptive", "taylor_outcome", "continuous_output", "model",
+    "t_event", "nt_event", "event_direction",
     "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh",
     "acosh", "atanh", "exp", "log", "sqrt", "square", "pow", "erf", "kepE",
 ]

@@ -27,17 +27,23 @@ __all__ = ["DV", "IV", "Flags", "Code", "StepControl", "driver_text"]
 
 
 class DV:
-    """Indices into the float64 control block."""
+    """Indices into the float64 control block.
 
-    T_HI, T_LO, TF_HI, TF_LO, MAX_DT, DIR, MIN_H, MAX_H, LAST_H = range(9)
-    SIZE = 9
+    With events, the block goes on with two arrays of one value per event: from ``SIZE`` the
+    sign of each event function at the end of the last step (0: unknown), then the signs the
+    exclusion test found for the step being taken.
+    """
+
+    T_HI, T_LO, TF_HI, TF_LO, MAX_DT, DIR, MIN_H, MAX_H, LAST_H, PENDING_H = range(10)
+    SIZE = 10
 
 
 class IV:
     """Indices into the int64 control block."""
 
-    MAX_STEPS, NSTEPS, OUTCOME, FLAGS, GRID_N, GRID_I, C_CAP, C_COUNT = range(8)
-    SIZE = 8
+    (MAX_STEPS, NSTEPS, OUTCOME, FLAGS, GRID_N, GRID_I, C_CAP, C_COUNT, RESUME, PENDING_FREE,
+     PENDING_BY_TIME) = range(11)
+    SIZE = 11
 
 
 class Flags:
@@ -51,7 +57,7 @@ class Flags:
 class Code:
     """Outcome codes written to ``iv[OUTCOME]``."""
 
-    SUCCESS, STEP_LIMIT, TIME_LIMIT, NF_STATE, BUFFER_FULL = range(5)
+    SUCCESS, STEP_LIMIT, TIME_LIMIT, NF_STATE, BUFFER_FULL, EVENT = range(6)
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,111 @@ def horner_text(name: str, dim: int, order: int, compensated: bool) -> str:
     return "\n".join(lines)
 
 
+def exclusion_text(name: str, dim: int, nev: int, order: int) -> str:
+    """``i1 @name(ptr tc, double h, ptr signs)``: the per-step event test; true when Python must
+    look at the step.
+
+    Each event row (after the ``dim`` state rows) is tested in two stages. First the bound
+    ``|P(t) - c_0| <= sum_k |c_k| |h|^k`` (powers of ``|h|`` shared by all events, a tree sum: a
+    short dependency chain): if ``|c_0|`` exceeds it, ``P`` keeps the sign of ``c_0`` over the
+    step. Only when that fails, the polynomial's range over the step is enclosed by Horner's
+    scheme in interval arithmetic with ``t`` in ``[0, h]`` (``[h, 0]`` backward), heyoka's fast
+    exclusion check: an enclosure without zero proves there is no root and gives the sign at
+    the end of the step. Bounds are widened by a few ulps against round-off.
+
+    It also compares the sign at the start of the step with the sign recorded at the end of the
+    previous one (``signs[i]``, 0 when unknown): a root within round-off of a step boundary
+    shows up as that mismatch and is reported, not lost. When no event needs a look, the new
+    end signs (``signs[nev + i]``) replace the old ones.
+    """
+    s = order + 1
+    widen = _lit(1 + 64 * 2.0**-52)
+    lines = [f"define internal i1 @{name}(ptr noalias %tc, double %h, ptr noalias %signs) {{",
+             "entry:", "  %habs = call double @llvm.fabs.f64(double %h)", "  %hp1 = fadd double %habs, 0.0"]
+    for k in range(2, order + 1):  # |h|^k by a product tree: |h|^k = |h|^(k//2) * |h|^(k - k//2)
+        lines.append(f"  %hp{k} = fmul double %hp{k // 2}, %hp{k - k // 2}")
+    lines += ["  br label %loop", "loop:",
+              "  %i = phi i64 [ 0, %entry ], [ %i.next, %merge ]",
+              "  %any = phi i1 [ false, %entry ], [ %any.next, %merge ]",
+              f"  %row0 = add i64 %i, {dim}", f"  %row = mul i64 %row0, {s}"]
+    for k in range(order + 1):
+        lines += [f"  %o{k} = add i64 %row, {k}",
+                  f"  %p{k} = getelementptr double, ptr %tc, i64 %o{k}",
+                  f"  %c{k} = load double, ptr %p{k}, align 8"]
+    terms = []
+    for k in range(1, order + 1):
+        lines += [f"  %ac{k} = call double @llvm.fabs.f64(double %c{k})",
+                  f"  %t{k} = fmul double %ac{k}, %hp{k}"]
+        terms.append(f"%t{k}")
+    n = 0
+    while len(terms) > 1:
+        nxt = []
+        for j in range(0, len(terms) - 1, 2):
+            lines.append(f"  %sum{n} = fadd double {terms[j]}, {terms[j + 1]}")
+            nxt.append(f"%sum{n}")
+            n += 1
+        if len(terms) % 2:
+            nxt.append(terms[-1])
+        terms = nxt
+    lines += [f"  %bound = fmul double {terms[0]}, {widen}",
+              "  %ac0 = call double @llvm.fabs.f64(double %c0)",
+              "  %far = fcmp ogt double %ac0, %bound",
+              "  %c0pos = fcmp ogt double %c0, 0.0", "  %c0neg = fcmp olt double %c0, 0.0",
+              "  %c0sgn.side = select i1 %c0pos, double 1.0, double -1.0",
+              "  %c0nz = or i1 %c0pos, %c0neg",
+              "  %c0sgn = select i1 %c0nz, double %c0sgn.side, double 0.0",
+              "  br i1 %far, label %merge, label %interval",
+              "interval:"]
+    lo, hi = f"%c{order}", f"%c{order}"
+    for k in range(order - 1, -1, -1):
+        lines += [f"  %a{k} = fmul double {lo}, %h", f"  %b{k} = fmul double {hi}, %h",
+                  f"  %n{k} = call double @llvm.minnum.f64(double %a{k}, double %b{k})",
+                  f"  %x{k} = call double @llvm.maxnum.f64(double %a{k}, double %b{k})",
+                  f"  %nz{k} = call double @llvm.minnum.f64(double %n{k}, double 0.0)",
+                  f"  %xz{k} = call double @llvm.maxnum.f64(double %x{k}, double 0.0)",
+                  f"  %lo{k} = fadd double %nz{k}, %c{k}", f"  %hi{k} = fadd double %xz{k}, %c{k}"]
+        lo, hi = f"%lo{k}", f"%hi{k}"
+    lines += [
+        # Widen by a relative few ulps of the enclosure's size (round-off in the Horner sums).
+        f"  %alo = call double @llvm.fabs.f64(double {lo})",
+        f"  %ahi = call double @llvm.fabs.f64(double {hi})",
+        "  %amax = call double @llvm.maxnum.f64(double %alo, double %ahi)",
+        f"  %slack = fmul double %amax, {_lit(64 * 2.0**-52)}",
+        f"  %lo.w = fsub double {lo}, %slack", f"  %hi.w = fadd double {hi}, %slack",
+        "  %pos = fcmp ogt double %lo.w, 0.0", "  %neg = fcmp olt double %hi.w, 0.0",
+        f"  %zlo = fcmp oeq double {lo}, 0.0", f"  %zhi = fcmp oeq double {hi}, 0.0",
+        "  %zero = and i1 %zlo, %zhi",  # identically zero on the step: no crossing
+        "  %sided = or i1 %pos, %neg", "  %excl.int = or i1 %sided, %zero",
+        "  %sgn.side = select i1 %pos, double 1.0, double -1.0",
+        "  %sgn.int = select i1 %sided, double %sgn.side, double 0.0",
+        "  br label %merge",
+        "merge:",
+        "  %excluded = phi i1 [ true, %loop ], [ %excl.int, %interval ]",
+        "  %sgn.end = phi double [ %c0sgn, %loop ], [ %sgn.int, %interval ]",
+        f"  %new.i = add i64 %i, {nev}",
+        "  %new.p = getelementptr double, ptr %signs, i64 %new.i",
+        "  store double %sgn.end, ptr %new.p, align 8",
+        "  %prev.p = getelementptr double, ptr %signs, i64 %i",
+        "  %prev = load double, ptr %prev.p, align 8",
+        "  %known = fcmp one double %prev, 0.0",
+        "  %differ = fcmp une double %c0sgn, %prev",
+        "  %mismatch = and i1 %known, %differ",
+        "  %look = xor i1 %excluded, true",
+        "  %cand = or i1 %look, %mismatch",
+        "  %any.next = or i1 %any, %cand",
+        "  %i.next = add i64 %i, 1",
+        f"  %more = icmp slt i64 %i.next, {nev}",
+        "  br i1 %more, label %loop, label %done",
+        "done:",
+        "  br i1 %any.next, label %look.out, label %commit",
+        "look.out:", "  ret i1 true",
+        "commit:",
+        f"  %from = getelementptr double, ptr %signs, i64 {nev}",
+        f"  call void @llvm.memcpy.p0.p0.i64(ptr %signs, ptr %from, i64 {nev * 8}, i1 false)",
+        "  ret i1 false", "}"]
+    return "\n".join(lines)
+
+
 def declare_needs(module: ir.Module) -> None:
     """Declare (once) the intrinsics and libm functions the driver calls."""
     d = h.DOUBLE
@@ -190,16 +301,70 @@ def declare_needs(module: ir.Module) -> None:
     h.external(module, "llvm.memcpy.p0.p0.i64", ir.VoidType(), [h.PTR, h.PTR, h.I64, ir.IntType(1)])
 
 
-def propagate_text(name: str, jet: str, step_size: str, horner: str, dim: int, order: int) -> str:
+def propagate_text(name: str, jet: str, step_size: str, horner: str, dim: int, order: int,
+                   exclusion: str | None = None, nev: int = 0) -> str:
     """``void @name(state, tc, pars, dv, iv, grid, gout, cbuf)``: the propagation loop.
 
     See the module docstring for the control blocks. ``cbuf`` receives, per step, the start time
     (two doubles), the signed step size and the state rows of ``tc``.
+
+    With ``nev`` events, each step runs the ``exclusion`` test after the jet; when it cannot
+    rule out a root, the loop returns ``Code.EVENT`` before changing anything, with the step it
+    would take in ``dv[PENDING_H]`` (and whether the tolerance or a limit chose it). Python
+    locates the roots on ``tc`` and calls again with ``iv[RESUME] = 1`` and the step to take
+    (shortened to a terminal event): the loop then takes that step without recomputing the jet.
     """
     s = order + 1
     tc_bytes = dim * s * 8
     record = 3 + dim * s
     dv, iv = DV, IV
+    fresh = f"""  call void @{jet}(ptr %tc, ptr %pars, double %t_hi)
+  %hmag = call double @{step_size}(ptr %tc)
+  %by.time{{x}} = fcmp ole double %absrem, %maxdt
+  %hlim = select i1 %by.time{{x}}, double %absrem, double %maxdt
+  %free{{x}} = fcmp olt double %hmag, %hlim
+  %habs{{x}} = select i1 %free{{x}}, double %hmag, double %hlim
+  %h{{x}} = fmul double %habs{{x}}, %dir"""
+    if not nev:
+        jet_block = fresh.replace("{x}", "")
+    else:
+        jet_block = f"""  %resume.p = getelementptr i64, ptr %iv, i64 {iv.RESUME}
+  %resume = load i64, ptr %resume.p, align 8
+  %is.resume = icmp ne i64 %resume, 0
+  br i1 %is.resume, label %resumed, label %fresh
+fresh:
+{fresh.replace("{x}", ".f")}
+  %signs = getelementptr double, ptr %dv, i64 {dv.SIZE}
+  %look = call i1 @{exclusion}(ptr %tc, double %h.f, ptr %signs)
+  br i1 %look, label %exit.event, label %take
+exit.event:
+  %ph.p = getelementptr double, ptr %dv, i64 {dv.PENDING_H}
+  store double %h.f, ptr %ph.p, align 8
+  %pf = zext i1 %free.f to i64
+  %pf.p = getelementptr i64, ptr %iv, i64 {iv.PENDING_FREE}
+  store i64 %pf, ptr %pf.p, align 8
+  %pb = zext i1 %by.time.f to i64
+  %pb.p = getelementptr i64, ptr %iv, i64 {iv.PENDING_BY_TIME}
+  store i64 %pb, ptr %pb.p, align 8
+  store i64 {Code.EVENT}, ptr %outcome.p, align 8
+  ret void
+resumed:
+  store i64 0, ptr %resume.p, align 8
+  %rh.p = getelementptr double, ptr %dv, i64 {dv.PENDING_H}
+  %h.r = load double, ptr %rh.p, align 8
+  %habs.r = call double @llvm.fabs.f64(double %h.r)
+  %rf.p = getelementptr i64, ptr %iv, i64 {iv.PENDING_FREE}
+  %rf = load i64, ptr %rf.p, align 8
+  %free.r = icmp ne i64 %rf, 0
+  %rb.p = getelementptr i64, ptr %iv, i64 {iv.PENDING_BY_TIME}
+  %rb = load i64, ptr %rb.p, align 8
+  %by.time.r = icmp ne i64 %rb, 0
+  br label %take
+take:
+  %h = phi double [ %h.f, %fresh ], [ %h.r, %resumed ]
+  %habs = phi double [ %habs.f, %fresh ], [ %habs.r, %resumed ]
+  %free = phi i1 [ %free.f, %fresh ], [ %free.r, %resumed ]
+  %by.time = phi i1 [ %by.time.f, %fresh ], [ %by.time.r, %resumed ]"""
     return f"""
 define void @{name}(ptr noalias %state, ptr noalias %tc, ptr noalias %pars, ptr noalias %dv,
                     ptr noalias %iv, ptr noalias %grid, ptr noalias %gout, ptr noalias %cbuf) {{
@@ -275,13 +440,7 @@ copy:
   br i1 %ci.more, label %copy, label %jet
 
 jet:
-  call void @{jet}(ptr %tc, ptr %pars, double %t_hi)
-  %hmag = call double @{step_size}(ptr %tc)
-  %by.time = fcmp ole double %absrem, %maxdt
-  %hlim = select i1 %by.time, double %absrem, double %maxdt
-  %free = fcmp olt double %hmag, %hlim
-  %habs = select i1 %free, double %hmag, double %hlim
-  %h = fmul double %habs, %dir
+{jet_block}
   %finite = call i1 @{horner}(ptr %tc, double %h, ptr %newstate)
   br i1 %finite, label %commit, label %exit.nf_state
 
@@ -393,15 +552,20 @@ entry:
 
 
 def driver_text(prefix: str, jet_name: str, dim: int, order: int, rhofac: float,
-                high_accuracy: bool, helpers: ir.Module) -> str:
-    """Step-size, Horner, propagation and jet-entry functions (the jet is defined apart);
-    their declarations go into ``helpers``."""
+                high_accuracy: bool, helpers: ir.Module, nev: int = 0) -> str:
+    """Step-size, Horner, event-exclusion, propagation and jet-entry functions (the jet is
+    defined apart); their declarations go into ``helpers``."""
     declare_needs(helpers)
     step_size = "taylorjit.step_size"
     horner = "taylorjit.horner"
-    return "\n".join([
+    exclusion = "taylorjit.event_exclusion"
+    parts = [
         jet_entry_text(f"{prefix}jet", jet_name),
         step_size_text(step_size, dim, order, rhofac),
         horner_text(horner, dim, order, high_accuracy),
-        propagate_text(f"{prefix}propagate", jet_name, step_size, horner, dim, order),
-    ])
+        propagate_text(f"{prefix}propagate", jet_name, step_size, horner, dim, order,
+                       exclusion if nev else None, nev),
+    ]
+    if nev:
+        parts.append(exclusion_text(exclusion, dim, nev, order))
+    return "\n".join(parts)

@@ -23,6 +23,7 @@ from . import compact
 from .coutput import continuous_output, horner
 from .decompose import Decomposition, decompose
 from .driver import DV, IV, Code, Flags, StepControl, driver_text
+from .events import EventSet, check_events, nt_event, t_event
 from .jet import unrolled_jet
 
 __all__ = ["taylor_adaptive", "taylor_outcome"]
@@ -43,6 +44,17 @@ class taylor_outcome(enum.IntEnum):  # noqa: N801 - heyoka's name
     time_limit = -4294967299
     err_nf_state = -4294967300
     cb_stop = -4294967301
+
+    @classmethod
+    def _missing_(cls, value: object) -> taylor_outcome | None:
+        """Terminal events, as heyoka: ``i >= 0`` when terminal event ``i`` fired and the
+        integration goes on (its callback returned true), ``-(i + 1)`` when it stopped there."""
+        if not isinstance(value, int) or not -(1 << 32) < value < (1 << 32):
+            return None
+        member = int.__new__(cls, value)
+        member._name_ = f"event_{value}" if value >= 0 else f"event_{-value - 1}_stop"
+        member._value_ = value
+        return member
 
 
 _OUTCOMES = {Code.SUCCESS: taylor_outcome.success, Code.STEP_LIMIT: taylor_outcome.step_limit,
@@ -86,6 +98,10 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         Loops over groups of like operations instead of fully unrolled code: compile time
         independent of the system's size, a slower step on small systems. ``None`` chooses by
         the size of the decomposition.
+    t_events, nt_events
+        Terminal (:class:`t_event`) and non-terminal (:class:`nt_event`) events. Their functions
+        are expanded in the same jet as the state; a native exclusion test per step keeps an
+        event that does not fire cheap, and Python runs only for the steps that may hold one.
 
     Attributes
     ----------
@@ -105,9 +121,8 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
                  tol: float | None = None, high_accuracy: bool = False,
                  compact_mode: bool | None = None, t_events: Sequence[Any] = (),
                  nt_events: Sequence[Any] = ()) -> None:
-        if t_events or nt_events:
-            raise NotImplementedError("events are not implemented yet")
-        dec = decompose(sys)
+        self._events = EventSet(*check_events(t_events, nt_events), _validated_tol(tol))
+        dec = decompose(sys, self._events.expressions)
         self._dec = dec
         self._dim = len(dec.state)
         self._tol = _validated_tol(tol)
@@ -119,7 +134,7 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         # The kernel reads at least one slot; users see exactly npars values (a view).
         self._pars = np.zeros(max(dec.npars, 1))
         self._pars[: dec.npars] = _validated_pars(pars, dec.npars)
-        self._dv = np.zeros(DV.SIZE)
+        self._dv = np.zeros(DV.SIZE + 2 * len(self._events))
         self._iv = np.zeros(IV.SIZE, dtype=np.int64)
         self.time = time
         if self._compact:
@@ -133,6 +148,9 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         self._jet_address = self._module.address(self._module.prefix + "jet")
         self._call = array_caller(8, 0)
         self._call_jet = array_caller(3, 0)
+        # What the state, time and parameters were when native code last returned: event signs
+        # carried over from the last step are valid only if nothing changed them since.
+        self._seen = (self._state.copy(), self._dv[:2].copy(), self._pars.copy())
 
     # --- compilation -------------------------------------------------------------------------
     def _compile(self, control: StepControl) -> CompiledModule:
@@ -152,7 +170,7 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         else:
             jet = unrolled_jet(self._dec, self._order, 1, helpers, _JET)
         driver = driver_text(prefix, _JET, self._dim, self._order, control.rhofac,
-                             self._high_accuracy, helpers)
+                             self._high_accuracy, helpers, len(self._events))
         return "\n".join([str(helpers), jet, driver])
 
     # --- configuration -----------------------------------------------------------------------
@@ -190,6 +208,31 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
     def compiled_from(self) -> str | None:
         """Where the machine code came from: ``"memory"``, ``"disk"`` or None (compiled now)."""
         return self._module.from_cache
+
+    # --- events ------------------------------------------------------------------------------
+    @property
+    def t_events(self) -> list[t_event]:
+        """The terminal events."""
+        return list(self._events.t_events)
+
+    @property
+    def nt_events(self) -> list[nt_event]:
+        """The non-terminal events."""
+        return list(self._events.nt_events)
+
+    @property
+    def with_events(self) -> bool:
+        """Whether the integrator has events."""
+        return bool(self._events)
+
+    @property
+    def te_cooldowns(self) -> list[tuple[float, float] | None]:
+        """Per terminal event: None, or ``(time since it fired, cooldown)`` while it cools down."""
+        return [None if c is None else (c[0], c[1]) for c in self._events.cooldowns]
+
+    def reset_cooldowns(self) -> None:
+        """End the cooldowns of all terminal events (so they can fire right away)."""
+        self._events.reset_cooldowns()
 
     # --- state -------------------------------------------------------------------------------
     @property
@@ -260,29 +303,124 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
     # --- stepping ----------------------------------------------------------------------------
     def _run(self, t_final: tuple[float, float], direction: float, max_delta_t: float,
              max_steps: int, flags: int, grid: np.ndarray | None = None,
-             grid_out: np.ndarray | None = None, grid_start: int = 1) -> tuple[int, list[np.ndarray]]:
-        """Enter the native loop (again while the continuous-output buffer fills up)."""
+             grid_out: np.ndarray | None = None, grid_start: int = 1
+             ) -> tuple[taylor_outcome, list[np.ndarray]]:
+        """Enter the native loop; enter it again while the continuous-output buffer fills up,
+        and around each step that may hold an event."""
         dv, iv = self._dv, self._iv
         dv[DV.TF_HI], dv[DV.TF_LO] = t_final
         dv[DV.MAX_DT], dv[DV.DIR] = max_delta_t, direction
         dv[DV.MIN_H], dv[DV.MAX_H] = math.inf, 0.0
-        iv[IV.MAX_STEPS], iv[IV.NSTEPS], iv[IV.FLAGS] = max_steps, 0, flags
+        iv[IV.MAX_STEPS], iv[IV.NSTEPS], iv[IV.RESUME] = max_steps, 0, 0
         iv[IV.GRID_N] = 0 if grid is None else len(grid)
         iv[IV.GRID_I] = grid_start
+        events = self._events
+        if events:
+            self._check_unchanged()
         record = 3 + self._dim * (self._order + 1)
         buffers: list[np.ndarray] = []
         capacity = 64
-        while True:
-            cbuf = np.empty(capacity * record) if flags & Flags.C_OUTPUT else self._empty
-            iv[IV.C_CAP], iv[IV.C_COUNT] = capacity, 0
-            self._call(self._propagate_address, self._state, self._tc, self._pars, dv, iv,
-                       self._empty if grid is None else grid,
-                       self._empty if grid_out is None else grid_out, cbuf)
+        cbuf = np.empty(capacity * record) if flags & Flags.C_OUTPUT else self._empty
+        iv[IV.C_CAP], iv[IV.C_COUNT] = capacity, 0
+        try:
+            while True:
+                # While a terminal event cools down, every step comes back here to count it.
+                cooling = events.cooling
+                iv[IV.FLAGS] = flags | (Flags.ONE_STEP if cooling else 0)
+                self._call(self._propagate_address, self._state, self._tc, self._pars, dv, iv,
+                           self._empty if grid is None else grid,
+                           self._empty if grid_out is None else grid_out, cbuf)
+                code = int(iv[IV.OUTCOME])
+                if code == Code.BUFFER_FULL:
+                    buffers.append(cbuf.reshape(-1, record))
+                    capacity = min(2 * capacity, 1 << 16)
+                    cbuf = np.empty(capacity * record)
+                    iv[IV.C_CAP], iv[IV.C_COUNT] = capacity, 0
+                    continue
+                if code == Code.EVENT:
+                    outcome = self._event_step(flags, grid, grid_out, cbuf)
+                    if outcome is not None:
+                        return outcome, buffers
+                    continue
+                if cooling and code in (Code.SUCCESS, Code.TIME_LIMIT):
+                    events.step_taken(self.last_h)
+                    if not flags & Flags.ONE_STEP:
+                        continue
+                return _OUTCOMES[code], buffers
+        finally:
             if flags & Flags.C_OUTPUT:
                 buffers.append(cbuf[: iv[IV.C_COUNT] * record].reshape(-1, record))
-            if iv[IV.OUTCOME] != Code.BUFFER_FULL:
-                return int(iv[IV.OUTCOME]), buffers
-            capacity = min(2 * capacity, 1 << 16)
+            if events:
+                self._seen = (self._state.copy(), dv[:2].copy(), self._pars.copy())
+
+    def _check_unchanged(self) -> None:
+        """Forget the event signs of the last step if the state, time or parameters changed."""
+        state, time, pars = self._seen
+        if not (np.array_equal(state, self._state) and np.array_equal(time, self._dv[:2])
+                and np.array_equal(pars, self._pars)):
+            self._forget_event_signs()
+
+    def _forget_event_signs(self) -> None:
+        self._dv[DV.SIZE: DV.SIZE + len(self._events)] = 0.0
+
+    def _event_step(self, flags: int, grid: np.ndarray | None, grid_out: np.ndarray | None,
+                    cbuf: np.ndarray) -> taylor_outcome | None:
+        """The native loop stopped before a step whose event polynomials may have roots: find
+        them, take the step (shortened to a terminal event), run the callbacks. Returns the
+        outcome that ends the call, or None to carry on."""
+        dv, iv, events = self._dv, self._iv, self._events
+        nev = len(events)
+        h = float(dv[DV.PENDING_H])
+        t_hi, t_lo = float(dv[DV.T_HI]), float(dv[DV.T_LO])
+        polys = self._tc[self._dim * (self._order + 1):(self._dim + nev) * (self._order + 1)]
+        polys = polys.reshape(nev, self._order + 1)
+        signs = dv[DV.SIZE: DV.SIZE + nev]
+        scale = float(np.max(np.abs(self._state), initial=0.0))
+        found = events.detect(polys, h, t_hi + t_lo, signs, scale)
+        signs[:] = found.end_signs
+        iv[IV.RESUME] = 1
+        if found.terminal is None and not found.non_terminal:
+            return None  # nothing fires: the native loop takes the step and goes on
+        if found.terminal is not None:
+            dv[DV.PENDING_H] = found.h
+            iv[IV.PENDING_FREE], iv[IV.PENDING_BY_TIME] = 0, 0
+        iv[IV.FLAGS] = flags | Flags.ONE_STEP
+        self._call(self._propagate_address, self._state, self._tc, self._pars, dv, iv,
+                   self._empty if grid is None else grid,
+                   self._empty if grid_out is None else grid_out, cbuf)
+        code = int(iv[IV.OUTCOME])
+        if code == Code.NF_STATE:
+            return taylor_outcome.err_nf_state
+        events.step_taken(found.h)
+        terminal = self._run_event_callbacks(found, t_hi + t_lo)
+        if terminal is not None and (terminal < 0 or flags & Flags.ONE_STEP):
+            return terminal
+        return _OUTCOMES[code] if flags & Flags.ONE_STEP else None
+
+    def _run_event_callbacks(self, found: Any, t_start: float) -> taylor_outcome | None:
+        """Non-terminal callbacks in time order, then the terminal one; the terminal event's
+        outcome (``i`` to go on, ``-(i + 1)`` to stop), None without one."""
+        time_before = self.dtime
+        state_after_step = self._state.copy()
+        for t_rel, i, d_sgn in found.non_terminal:
+            self._events.nt_events[i].callback(self, t_start + t_rel, d_sgn)
+            self._check_time(time_before)
+        outcome = None
+        if found.terminal is not None:
+            i, d_sgn = found.terminal
+            callback = self._events.t_events[i].callback
+            go_on = bool(callback(self, d_sgn)) if callback is not None else False
+            self._check_time(time_before)
+            outcome = taylor_outcome(i if go_on else -(i + 1))
+        if not np.array_equal(state_after_step, self._state):
+            self._forget_event_signs()
+        return outcome
+
+    def _check_time(self, before: tuple[float, float]) -> None:
+        if self.dtime != before:
+            raise ValueError("The invocation of one or more event callbacks resulted in the "
+                             "alteration of the time coordinate of the integrator - this is not "
+                             "supported")
 
     def step(self, max_delta_t: float = math.inf, write_tc: bool = False) -> tuple[taylor_outcome, float]:
         """Take one step forward (backward if ``max_delta_t < 0``), at most ``|max_delta_t|`` long.
@@ -310,9 +448,9 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
 
     def _one_step(self, direction: float, max_delta_t: float) -> tuple[taylor_outcome, float]:
         tf = (math.inf * direction, 0.0)
-        code, _ = self._run(tf, direction, max_delta_t, 0, Flags.ONE_STEP)
+        outcome, _ = self._run(tf, direction, max_delta_t, 0, Flags.ONE_STEP)
         h = self.last_h if self._iv[IV.NSTEPS] else 0.0
-        return _OUTCOMES[code], h
+        return outcome, h
 
     def propagate_until(self, t: float, *, max_delta_t: float = math.inf, max_steps: int = 0,
                         c_output: bool = False, callback: Callable[[Any], Any] | None = None
@@ -355,14 +493,13 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         direction = 1.0 if (target[0] - hi) + (target[1] - lo) >= 0 else -1.0
         flags = Flags.C_OUTPUT if c_output else 0
         if callback is None:
-            code, buffers = self._run(target, direction, max_delta_t, max_steps, flags)
+            outcome, buffers = self._run(target, direction, max_delta_t, max_steps, flags)
             nsteps = int(self._iv[IV.NSTEPS])
             min_h, max_h = float(self._dv[DV.MIN_H]), float(self._dv[DV.MAX_H])
         else:
-            code, buffers, nsteps, min_h, max_h = self._propagate_with_callback(
+            outcome, buffers, nsteps, min_h, max_h = self._propagate_with_callback(
                 target, direction, max_delta_t, max_steps, flags, callback)
         out = self._continuous_output(buffers) if c_output else None
-        outcome = taylor_outcome.cb_stop if code == _CB_STOP else _OUTCOMES[code]
         return outcome, min_h, max_h, nsteps, out
 
     def _propagate_with_callback(self, target, direction, max_delta_t, max_steps, flags, callback):
@@ -371,20 +508,20 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         buffers: list[np.ndarray] = []
         while True:
             if max_steps and nsteps >= max_steps:
-                return Code.STEP_LIMIT, buffers, nsteps, min_h, max_h
-            code, more = self._run(target, direction, max_delta_t, 1, flags)
+                return taylor_outcome.step_limit, buffers, nsteps, min_h, max_h
+            outcome, more = self._run(target, direction, max_delta_t, 1, flags)
             buffers += more
             took = int(self._iv[IV.NSTEPS])
             if took:
                 nsteps += took
                 min_h = min(min_h, float(self._dv[DV.MIN_H]))
                 max_h = max(max_h, float(self._dv[DV.MAX_H]))
-            if code == Code.STEP_LIMIT:
-                code = Code.SUCCESS
+            if outcome == taylor_outcome.step_limit:
+                outcome = taylor_outcome.success
             if took and callback(self) is False:
-                return _CB_STOP, buffers, nsteps, min_h, max_h
-            if code != Code.SUCCESS:
-                return code, buffers, nsteps, min_h, max_h
+                return taylor_outcome.cb_stop, buffers, nsteps, min_h, max_h
+            if outcome != taylor_outcome.success:
+                return outcome, buffers, nsteps, min_h, max_h
 
     def _continuous_output(self, buffers: list[np.ndarray]) -> continuous_output:
         records = np.concatenate(buffers) if buffers else np.empty((0, 3 + self.tc.size))
@@ -412,25 +549,24 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         direction = 1.0 if g[-1] > g[0] else -1.0
         target = (float(g[-1]), 0.0)
         if callback is None:
-            code, _ = self._run(target, direction, max_delta_t, max_steps, Flags.GRID, g, out)
+            outcome, _ = self._run(target, direction, max_delta_t, max_steps, Flags.GRID, g, out)
             nsteps = int(self._iv[IV.NSTEPS])
-            return (_OUTCOMES[code], float(self._dv[DV.MIN_H]), float(self._dv[DV.MAX_H]), nsteps,
-                    out)
+            return outcome, float(self._dv[DV.MIN_H]), float(self._dv[DV.MAX_H]), nsteps, out
         # One native step per entry (the grid index carried over), the callback after each.
         nsteps, min_h, max_h, next_point = 0, math.inf, 0.0, 1
         while True:
             if max_steps and nsteps >= max_steps:
                 return taylor_outcome.step_limit, min_h, max_h, nsteps, out
-            code, _ = self._run(target, direction, max_delta_t, 1, Flags.GRID, g, out, next_point)
+            outcome, _ = self._run(target, direction, max_delta_t, 1, Flags.GRID, g, out, next_point)
             next_point = int(self._iv[IV.GRID_I])
             if self._iv[IV.NSTEPS]:
-                nsteps += 1
+                nsteps += int(self._iv[IV.NSTEPS])
                 min_h = min(min_h, float(self._dv[DV.MIN_H]))
                 max_h = max(max_h, float(self._dv[DV.MAX_H]))
                 if callback(self) is False:
                     return taylor_outcome.cb_stop, min_h, max_h, nsteps, out
-            if code != Code.STEP_LIMIT:
-                return _OUTCOMES[code], min_h, max_h, nsteps, out
+            if outcome != taylor_outcome.step_limit:
+                return outcome, min_h, max_h, nsteps, out
 
     # --- jets alone --------------------------------------------------------------------------
     def compute_jet(self) -> np.ndarray:
@@ -445,8 +581,6 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
                 f"time={self.time}, high_accuracy={self._high_accuracy}, "
                 f"compact_mode={self._compact}>")
 
-
-_CB_STOP = -1
 
 
 def _validated_tol(tol: Any) -> float:
