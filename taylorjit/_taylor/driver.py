@@ -23,19 +23,31 @@ from llvmlite import ir
 from .._jit import irhelpers as h
 from .._jit.textir import double_literal
 
-__all__ = ["DV", "IV", "Flags", "Code", "StepControl", "driver_text"]
+__all__ = ["DV", "IV", "EV", "Flags", "Code", "StepControl", "driver_text"]
 
 
 class DV:
     """Indices into the float64 control block.
 
-    With events, the block goes on with two arrays of one value per event: from ``SIZE`` the
-    sign of each event function at the end of the last step (0: unknown), then the signs the
-    exclusion test found for the step being taken.
+    With ``n`` events the block goes on with :data:`EVENT_ARRAYS` arrays of ``n`` values (array
+    ``j`` of them starts at ``SIZE + j n``): see :class:`EV`.
     """
 
     T_HI, T_LO, TF_HI, TF_LO, MAX_DT, DIR, MIN_H, MAX_H, LAST_H, PENDING_H = range(10)
     SIZE = 10
+
+
+class EV:
+    """The per-event arrays after the float64 control block (see :func:`exclusion_text`).
+
+    ``SIGN``: the event function's sign at the end of the last step (0: unknown). ``NEXT_SIGN``:
+    its sign at the end of the pending step (0: unknown). ``DIRECTION``: the event's direction
+    (-1, 0, 1), written by Python once. ``STATUS``: for the pending step, 0 no root to report,
+    1 one simple root (at ``ROOT``, a relative time), 2 Python must isolate the roots. ``ROOT``.
+    """
+
+    SIGN, NEXT_SIGN, DIRECTION, STATUS, ROOT = range(5)
+    COUNT = 5
 
 
 class IV:
@@ -57,7 +69,7 @@ class Flags:
 class Code:
     """Outcome codes written to ``iv[OUTCOME]``."""
 
-    SUCCESS, STEP_LIMIT, TIME_LIMIT, NF_STATE, BUFFER_FULL, EVENT = range(6)
+    SUCCESS, STEP_LIMIT, TIME_LIMIT, NF_STATE, BUFFER_FULL, EVENT, EVENT_TAKEN = range(7)
 
 
 @dataclass(frozen=True)
@@ -187,61 +199,128 @@ def horner_text(name: str, dim: int, order: int, compensated: bool) -> str:
     return "\n".join(lines)
 
 
-def exclusion_text(name: str, dim: int, nev: int, order: int) -> str:
-    """``i1 @name(ptr tc, double h, ptr signs)``: the per-step event test; true when Python must
-    look at the step.
+def _tree_sum(lines: list[str], terms: list[str], tag: str) -> str:
+    """Append a pairwise-tree sum of ``terms`` to ``lines``; return the result's name."""
+    n = 0
+    while len(terms) > 1:
+        nxt = []
+        for j in range(0, len(terms) - 1, 2):
+            lines.append(f"  %{tag}{n} = fadd double {terms[j]}, {terms[j + 1]}")
+            nxt.append(f"%{tag}{n}")
+            n += 1
+        if len(terms) % 2:
+            nxt.append(terms[-1])
+        terms = nxt
+    return terms[0]
 
-    Each event row (after the ``dim`` state rows) is tested in two stages. First the bound
-    ``|P(t) - c_0| <= sum_k |c_k| |h|^k`` (powers of ``|h|`` shared by all events, a tree sum: a
-    short dependency chain): if ``|c_0|`` exceeds it, ``P`` keeps the sign of ``c_0`` over the
-    step. Only when that fails, the polynomial's range over the step is enclosed by Horner's
-    scheme in interval arithmetic with ``t`` in ``[0, h]`` (``[h, 0]`` backward), heyoka's fast
-    exclusion check: an enclosure without zero proves there is no root and gives the sign at
-    the end of the step. Bounds are widened by a few ulps against round-off.
 
-    It also compares the sign at the start of the step with the sign recorded at the end of the
-    previous one (``signs[i]``, 0 when unknown): a root within round-off of a step boundary
-    shows up as that mismatch and is reported, not lost. When no event needs a look, the new
-    end signs (``signs[nev + i]``) replace the old ones.
+def _sign_of(lines: list[str], value: str, tag: str) -> str:
+    """Append the sign of ``value`` as a double (1, -1, or 0 for zero and nan)."""
+    lines += [f"  %{tag}.pos = fcmp ogt double {value}, 0.0",
+              f"  %{tag}.neg = fcmp olt double {value}, 0.0",
+              f"  %{tag}.side = select i1 %{tag}.pos, double 1.0, double -1.0",
+              f"  %{tag}.nz = or i1 %{tag}.pos, %{tag}.neg",
+              f"  %{tag} = select i1 %{tag}.nz, double %{tag}.side, double 0.0"]
+    return f"%{tag}"
+
+
+def event_root_text(name: str, order: int) -> str:
+    """``double @name(ptr c, double h)``: the root in ``(0, h)`` of the polynomial ``c``, known
+    to be monotone there with a sign change (safeguarded Newton: a Newton step when it stays
+    inside the bracket, else bisection; stops when the update is below two ulps)."""
+    lines = [f"define internal double @{name}(ptr noalias %c, double %h) {{", "entry:"]
+    for k in range(order + 1):
+        lines += [f"  %p{k} = getelementptr double, ptr %c, i64 {k}",
+                  f"  %c{k} = load double, ptr %p{k}, align 8"]
+    lines += ["  %s0neg = fcmp olt double %c0, 0.0",
+              "  %x0 = fmul double %h, 0.5",
+              "  br label %loop", "loop:",
+              "  %a = phi double [ 0.0, %entry ], [ %a.next, %loop.end ]",
+              "  %b = phi double [ %h, %entry ], [ %b.next, %loop.end ]",
+              "  %x = phi double [ %x0, %entry ], [ %x.next, %loop.end ]",
+              "  %it = phi i64 [ 0, %entry ], [ %it.next, %loop.end ]"]
+    f, df = f"%c{order}", "0.0"
+    for k in range(order - 1, -1, -1):
+        lines += [f"  %d{k} = call double @llvm.fma.f64(double {df}, double %x, double {f})",
+                  f"  %f{k} = call double @llvm.fma.f64(double {f}, double %x, double %c{k})"]
+        f, df = f"%f{k}", f"%d{k}"
+    lines += [f"  %fzero = fcmp oeq double {f}, 0.0",
+              "  br i1 %fzero, label %found, label %update",
+              "update:",
+              f"  %fneg = fcmp olt double {f}, 0.0",
+              "  %before = icmp eq i1 %fneg, %s0neg",  # same sign as at 0: the root lies beyond x
+              "  %a.next = select i1 %before, double %x, double %a",
+              "  %b.next = select i1 %before, double %b, double %x",
+              f"  %ratio = fdiv double {f}, {df}",
+              "  %newton = fsub double %x, %ratio",
+              "  %lo = call double @llvm.minnum.f64(double %a.next, double %b.next)",
+              "  %hi = call double @llvm.maxnum.f64(double %a.next, double %b.next)",
+              "  %in.lo = fcmp ogt double %newton, %lo", "  %in.hi = fcmp olt double %newton, %hi",
+              "  %inside = and i1 %in.lo, %in.hi",
+              "  %sum = fadd double %a.next, %b.next", "  %mid = fmul double %sum, 0.5",
+              "  %x.next = select i1 %inside, double %newton, double %mid",
+              "  %delta = fsub double %x.next, %x",
+              "  %adelta = call double @llvm.fabs.f64(double %delta)",
+              "  %ax = call double @llvm.fabs.f64(double %x.next)",
+              f"  %ulps = fmul double %ax, {_lit(2 * 2.0**-52)}",
+              "  %small = fcmp ole double %adelta, %ulps",
+              "  %it.next = add i64 %it, 1",
+              "  %many = icmp sge i64 %it.next, 100",
+              "  %stop = or i1 %small, %many",
+              "  br i1 %stop, label %converged, label %loop.end",
+              "loop.end:", "  br label %loop",
+              "found:", "  ret double %x",
+              "converged:", "  ret double %x.next", "}"]
+    return "\n".join(lines)
+
+
+def exclusion_text(name: str, root: str, dim: int, nev: int, nterminal: int, order: int) -> str:
+    """``i64 @name(ptr tc, double h, ptr ev)``: the per-step event test (``ev``: the per-event
+    arrays of :class:`EV`). Returns 0 when no event fires in the step, 1 when only non-terminal
+    events fire, each at one simple root located here (the loop takes the step and returns, for
+    the callbacks), 2 when Python must look at the step before it is taken.
+
+    Each event row (after the ``dim`` state rows) is tested in stages, cheapest first:
+
+    1. the bound ``|P(t) - c_0| <= sum_k |c_k| |h|^k`` (powers of ``|h|`` shared by all events,
+       a tree sum: a short dependency chain): if ``|c_0|`` exceeds it, ``P`` keeps the sign of
+       ``c_0`` over the step;
+    2. the range of ``P`` over the step enclosed by Horner's scheme in interval arithmetic with
+       ``t`` in ``[0, h]`` (heyoka's fast exclusion check): an enclosure without zero proves
+       there is no root;
+    3. the same bound on ``P'``: if ``P`` is monotone over the step, it has a root exactly when
+       ``P(0)`` and ``P(h)`` differ in sign, and a root whose crossing direction the event does
+       not want is no event; a wanted one is located here (``@root``, Newton) and reported as
+       status 1. Anything else (several roots, a zero at an end) is status 2, for Python.
+
+    Bounds are widened by a few ulps against round-off. The sign at the start of the step is
+    also compared with the sign recorded at the end of the previous one: a root within round-off
+    of a step boundary shows up as that mismatch (status 2), and is reported, not lost. When no
+    event needs a look, the new end signs replace the old ones.
     """
     s = order + 1
     widen = _lit(1 + 64 * 2.0**-52)
-    lines = [f"define internal i1 @{name}(ptr noalias %tc, double %h, ptr noalias %signs) {{",
+    off = {name_: j * nev for j, name_ in enumerate(("SIGN", "NEXT_SIGN", "DIRECTION", "STATUS", "ROOT"))}
+    lines = [f"define internal i64 @{name}(ptr noalias %tc, double %h, ptr noalias %ev) {{",
              "entry:", "  %habs = call double @llvm.fabs.f64(double %h)", "  %hp1 = fadd double %habs, 0.0"]
     for k in range(2, order + 1):  # |h|^k by a product tree: |h|^k = |h|^(k//2) * |h|^(k - k//2)
         lines.append(f"  %hp{k} = fmul double %hp{k // 2}, %hp{k - k // 2}")
     lines += ["  br label %loop", "loop:",
               "  %i = phi i64 [ 0, %entry ], [ %i.next, %merge ]",
               "  %any = phi i1 [ false, %entry ], [ %any.next, %merge ]",
-              f"  %row0 = add i64 %i, {dim}", f"  %row = mul i64 %row0, {s}"]
+              "  %anynt = phi i1 [ false, %entry ], [ %anynt.next, %merge ]",
+              f"  %row0 = add i64 %i, {dim}", f"  %row = mul i64 %row0, {s}",
+              "  %rowp = getelementptr double, ptr %tc, i64 %row"]
     for k in range(order + 1):
-        lines += [f"  %o{k} = add i64 %row, {k}",
-                  f"  %p{k} = getelementptr double, ptr %tc, i64 %o{k}",
+        lines += [f"  %p{k} = getelementptr double, ptr %rowp, i64 {k}",
                   f"  %c{k} = load double, ptr %p{k}, align 8"]
-    terms = []
-    for k in range(1, order + 1):
-        lines += [f"  %ac{k} = call double @llvm.fabs.f64(double %c{k})",
-                  f"  %t{k} = fmul double %ac{k}, %hp{k}"]
-        terms.append(f"%t{k}")
-    n = 0
-    while len(terms) > 1:
-        nxt = []
-        for j in range(0, len(terms) - 1, 2):
-            lines.append(f"  %sum{n} = fadd double {terms[j]}, {terms[j + 1]}")
-            nxt.append(f"%sum{n}")
-            n += 1
-        if len(terms) % 2:
-            nxt.append(terms[-1])
-        terms = nxt
-    lines += [f"  %bound = fmul double {terms[0]}, {widen}",
-              "  %ac0 = call double @llvm.fabs.f64(double %c0)",
-              "  %far = fcmp ogt double %ac0, %bound",
-              "  %c0pos = fcmp ogt double %c0, 0.0", "  %c0neg = fcmp olt double %c0, 0.0",
-              "  %c0sgn.side = select i1 %c0pos, double 1.0, double -1.0",
-              "  %c0nz = or i1 %c0pos, %c0neg",
-              "  %c0sgn = select i1 %c0nz, double %c0sgn.side, double 0.0",
-              "  br i1 %far, label %merge, label %interval",
-              "interval:"]
+    lines += [f"  %ac{k} = call double @llvm.fabs.f64(double %c{k})" for k in range(order + 1)]
+    lines += [f"  %t{k} = fmul double %ac{k}, %hp{k}" for k in range(1, order + 1)]
+    total = _tree_sum(lines, [f"%t{k}" for k in range(1, order + 1)], "sum")
+    lines += [f"  %bound = fmul double {total}, {widen}",
+              "  %far = fcmp ogt double %ac0, %bound"]
+    _sign_of(lines, "%c0", "c0sgn")
+    lines += ["  br i1 %far, label %merge, label %interval", "interval:"]
     lo, hi = f"%c{order}", f"%c{order}"
     for k in range(order - 1, -1, -1):
         lines += [f"  %a{k} = fmul double {lo}, %h", f"  %b{k} = fmul double {hi}, %h",
@@ -252,7 +331,6 @@ def exclusion_text(name: str, dim: int, nev: int, order: int) -> str:
                   f"  %lo{k} = fadd double %nz{k}, %c{k}", f"  %hi{k} = fadd double %xz{k}, %c{k}"]
         lo, hi = f"%lo{k}", f"%hi{k}"
     lines += [
-        # Widen by a relative few ulps of the enclosure's size (round-off in the Horner sums).
         f"  %alo = call double @llvm.fabs.f64(double {lo})",
         f"  %ahi = call double @llvm.fabs.f64(double {hi})",
         "  %amax = call double @llvm.maxnum.f64(double %alo, double %ahi)",
@@ -264,31 +342,90 @@ def exclusion_text(name: str, dim: int, nev: int, order: int) -> str:
         "  %sided = or i1 %pos, %neg", "  %excl.int = or i1 %sided, %zero",
         "  %sgn.side = select i1 %pos, double 1.0, double -1.0",
         "  %sgn.int = select i1 %sided, double %sgn.side, double 0.0",
-        "  br label %merge",
-        "merge:",
-        "  %excluded = phi i1 [ true, %loop ], [ %excl.int, %interval ]",
-        "  %sgn.end = phi double [ %c0sgn, %loop ], [ %sgn.int, %interval ]",
-        f"  %new.i = add i64 %i, {nev}",
-        "  %new.p = getelementptr double, ptr %signs, i64 %new.i",
-        "  store double %sgn.end, ptr %new.p, align 8",
-        "  %prev.p = getelementptr double, ptr %signs, i64 %i",
-        "  %prev = load double, ptr %prev.p, align 8",
-        "  %known = fcmp one double %prev, 0.0",
-        "  %differ = fcmp une double %c0sgn, %prev",
-        "  %mismatch = and i1 %known, %differ",
-        "  %look = xor i1 %excluded, true",
-        "  %cand = or i1 %look, %mismatch",
-        "  %any.next = or i1 %any, %cand",
-        "  %i.next = add i64 %i, 1",
-        f"  %more = icmp slt i64 %i.next, {nev}",
-        "  br i1 %more, label %loop, label %done",
-        "done:",
-        "  br i1 %any.next, label %look.out, label %commit",
-        "look.out:", "  ret i1 true",
-        "commit:",
-        f"  %from = getelementptr double, ptr %signs, i64 {nev}",
-        f"  call void @llvm.memcpy.p0.p0.i64(ptr %signs, ptr %from, i64 {nev * 8}, i1 false)",
-        "  ret i1 false", "}"]
+        "  br i1 %excl.int, label %merge, label %mono", "mono:"]
+    dterms = []
+    for k in range(2, order + 1):
+        lines.append(f"  %dt{k} = fmul double %t{k}, {_lit(float(k))}")
+        dterms.append(f"%dt{k}")
+    dtotal = _tree_sum(lines, dterms, "dsum") if dterms else "0.0"
+    lines += [f"  %dbound = fmul double {dtotal}, {widen}",
+              "  %c1h = fmul double %ac1, %hp1",
+              "  %monotone = fcmp ogt double %c1h, %dbound"]
+    pe = f"%c{order}"
+    for k in range(order - 1, -1, -1):
+        lines.append(f"  %e{k} = call double @llvm.fma.f64(double {pe}, double %h, double %c{k})")
+        pe = f"%e{k}"
+    end_sgn = _sign_of(lines, pe, "endsgn")
+    lines += [f"  %crosses = fcmp une double {end_sgn}, %c0sgn",
+              "  %ends.nz.a = fcmp one double %c0sgn, 0.0",
+              f"  %ends.nz.b = fcmp one double {end_sgn}, 0.0",
+              "  %ends.nz = and i1 %ends.nz.a, %ends.nz.b",
+              "  %simple = and i1 %monotone, %ends.nz"]
+    c1sgn = _sign_of(lines, "%c1", "c1sgn")
+    lines += [f"  %dsgn = fadd double {c1sgn}, 0.0",  # monotone: P' keeps c_1's sign
+              "  %dir.p = getelementptr double, ptr %ev, i64 %i.dir",
+              "  %dir = load double, ptr %dir.p, align 8",
+              "  %dir.any = fcmp oeq double %dir, 0.0",
+              "  %dir.same = fcmp oeq double %dir, %dsgn",
+              "  %dir.ok = or i1 %dir.any, %dir.same",
+              "  %wanted = and i1 %crosses, %dir.ok",
+              "  %report = and i1 %simple, %wanted",
+              "  %quiet.a = xor i1 %crosses, true",
+              "  %quiet.b = xor i1 %dir.ok, true",
+              "  %quiet.c = or i1 %quiet.a, %quiet.b",
+              "  %quiet = and i1 %simple, %quiet.c",  # monotone, and no root or an unwanted one
+              "  br i1 %report, label %newton, label %mono.out",
+              "newton:",
+              f"  %root = call double @{root}(ptr %rowp, double %h)",
+              "  br label %mono.out",
+              "mono.out:",
+              "  %root.v = phi double [ 0.0, %mono ], [ %root, %newton ]",
+              "  %status.m = select i1 %report, double 1.0, double 2.0",
+              "  %status.q = select i1 %quiet, double 0.0, double %status.m",
+              f"  %sgn.m = select i1 %simple, double {end_sgn}, double 0.0",
+              "  br label %merge",
+              "merge:",
+              "  %status.e = phi double [ 0.0, %loop ], [ 0.0, %interval ], [ %status.q, %mono.out ]",
+              "  %sgn.end = phi double [ %c0sgn, %loop ], [ %sgn.int, %interval ], [ %sgn.m, %mono.out ]",
+              "  %root.e = phi double [ 0.0, %loop ], [ 0.0, %interval ], [ %root.v, %mono.out ]",
+              f"  %new.i = add i64 %i, {off['NEXT_SIGN']}",
+              "  %new.p = getelementptr double, ptr %ev, i64 %new.i",
+              "  store double %sgn.end, ptr %new.p, align 8",
+              "  %prev.p = getelementptr double, ptr %ev, i64 %i",
+              "  %prev = load double, ptr %prev.p, align 8",
+              "  %known = fcmp one double %prev, 0.0",
+              "  %differ = fcmp une double %c0sgn, %prev",
+              "  %mismatch = and i1 %known, %differ",
+              "  %status = select i1 %mismatch, double 2.0, double %status.e",
+              f"  %st.i = add i64 %i, {off['STATUS']}",
+              "  %st.p = getelementptr double, ptr %ev, i64 %st.i",
+              "  store double %status, ptr %st.p, align 8",
+              f"  %rt.i = add i64 %i, {off['ROOT']}",
+              "  %rt.p = getelementptr double, ptr %ev, i64 %rt.i",
+              "  store double %root.e, ptr %rt.p, align 8",
+              # Status 2, or a simple root of a terminal event (rows before ``nterminal``),
+              # needs Python before the step; a non-terminal simple root only after it.
+              "  %st2 = fcmp oeq double %status, 2.0",
+              "  %st1 = fcmp oeq double %status, 1.0",
+              f"  %terminal = icmp slt i64 %i, {nterminal}",
+              "  %st1.t = and i1 %st1, %terminal",
+              "  %py = or i1 %st2, %st1.t",
+              "  %any.next = or i1 %any, %py",
+              "  %anynt.next = or i1 %anynt, %st1",
+              "  %i.next = add i64 %i, 1",
+              f"  %more = icmp slt i64 %i.next, {nev}",
+              "  br i1 %more, label %loop, label %done",
+              "done:",
+              "  br i1 %any.next, label %look.out, label %commit",
+              "look.out:", "  ret i64 2",
+              "commit:",
+              f"  %from = getelementptr double, ptr %ev, i64 {off['NEXT_SIGN']}",
+              f"  call void @llvm.memcpy.p0.p0.i64(ptr %ev, ptr %from, i64 {nev * 8}, i1 false)",
+              "  %code = zext i1 %anynt.next to i64",
+              "  ret i64 %code", "}"]
+    # The direction's index, defined in the loop header (the mono block uses it).
+    header = lines.index("  %rowp = getelementptr double, ptr %tc, i64 %row")
+    lines.insert(header + 1, f"  %i.dir = add i64 %i, {off['DIRECTION']}")
     return "\n".join(lines)
 
 
@@ -308,8 +445,10 @@ def propagate_text(name: str, jet: str, step_size: str, horner: str, dim: int, o
     See the module docstring for the control blocks. ``cbuf`` receives, per step, the start time
     (two doubles), the signed step size and the state rows of ``tc``.
 
-    With ``nev`` events, each step runs the ``exclusion`` test after the jet; when it cannot
-    rule out a root, the loop returns ``Code.EVENT`` before changing anything, with the step it
+    With ``nev`` events, each step runs the ``exclusion`` test after the jet. When only
+    non-terminal events fire, each at a simple root it located, the loop takes the step and
+    returns ``Code.EVENT_TAKEN`` (Python runs the callbacks and calls again). When it needs
+    Python first, the loop returns ``Code.EVENT`` before changing anything, with the step it
     would take in ``dv[PENDING_H]`` (and whether the tolerance or a limit chose it). Python
     locates the roots on ``tc`` and calls again with ``iv[RESUME] = 1`` and the step to take
     (shortened to a terminal event): the loop then takes that step without recomputing the jet.
@@ -318,6 +457,7 @@ def propagate_text(name: str, jet: str, step_size: str, horner: str, dim: int, o
     tc_bytes = dim * s * 8
     record = 3 + dim * s
     dv, iv = DV, IV
+    taken = "%ev.taken" if nev else "false"
     fresh = f"""  call void @{jet}(ptr %tc, ptr %pars, double %t_hi)
   %hmag = call double @{step_size}(ptr %tc)
   %by.time{{x}} = fcmp ole double %absrem, %maxdt
@@ -334,9 +474,11 @@ def propagate_text(name: str, jet: str, step_size: str, horner: str, dim: int, o
   br i1 %is.resume, label %resumed, label %fresh
 fresh:
 {fresh.replace("{x}", ".f")}
-  %signs = getelementptr double, ptr %dv, i64 {dv.SIZE}
-  %look = call i1 @{exclusion}(ptr %tc, double %h.f, ptr %signs)
-  br i1 %look, label %exit.event, label %take
+  %evs = getelementptr double, ptr %dv, i64 {dv.SIZE}
+  %look = call i64 @{exclusion}(ptr %tc, double %h.f, ptr %evs)
+  %taken.f = icmp eq i64 %look, 1
+  %needs.python = icmp eq i64 %look, 2
+  br i1 %needs.python, label %exit.event, label %take
 exit.event:
   %ph.p = getelementptr double, ptr %dv, i64 {dv.PENDING_H}
   store double %h.f, ptr %ph.p, align 8
@@ -364,7 +506,8 @@ take:
   %h = phi double [ %h.f, %fresh ], [ %h.r, %resumed ]
   %habs = phi double [ %habs.f, %fresh ], [ %habs.r, %resumed ]
   %free = phi i1 [ %free.f, %fresh ], [ %free.r, %resumed ]
-  %by.time = phi i1 [ %by.time.f, %fresh ], [ %by.time.r, %resumed ]"""
+  %by.time = phi i1 [ %by.time.f, %fresh ], [ %by.time.r, %resumed ]
+  %ev.taken = phi i1 [ %taken.f, %fresh ], [ false, %resumed ]"""
     return f"""
 define void @{name}(ptr noalias %state, ptr noalias %tc, ptr noalias %pars, ptr noalias %dv,
                     ptr noalias %iv, ptr noalias %grid, ptr noalias %gout, ptr noalias %cbuf) {{
@@ -515,10 +658,15 @@ grid.eval:
   br label %grid.check
 
 after.grid:
-  br i1 %one.step, label %exit.one, label %after.one
+  %stop.here = or i1 %one.step, {taken}
+  br i1 %stop.here, label %exit.one, label %after.one
 exit.one:
   %one.code = select i1 %free, i64 {Code.SUCCESS}, i64 {Code.TIME_LIMIT}
-  store i64 %one.code, ptr %outcome.p, align 8
+  %pf.one = zext i1 %free to i64
+  %pf.one.p = getelementptr i64, ptr %iv, i64 {iv.PENDING_FREE}
+  store i64 %pf.one, ptr %pf.one.p, align 8
+  %exit.code = select i1 {taken}, i64 {Code.EVENT_TAKEN}, i64 %one.code
+  store i64 %exit.code, ptr %outcome.p, align 8
   ret void
 after.one:
   br i1 %reached, label %exit.time_limit, label %check
@@ -552,7 +700,7 @@ entry:
 
 
 def driver_text(prefix: str, jet_name: str, dim: int, order: int, rhofac: float,
-                high_accuracy: bool, helpers: ir.Module, nev: int = 0) -> str:
+                high_accuracy: bool, helpers: ir.Module, nev: int = 0, nterminal: int = 0) -> str:
     """Step-size, Horner, event-exclusion, propagation and jet-entry functions (the jet is
     defined apart); their declarations go into ``helpers``."""
     declare_needs(helpers)
@@ -567,5 +715,7 @@ def driver_text(prefix: str, jet_name: str, dim: int, order: int, rhofac: float,
                        exclusion if nev else None, nev),
     ]
     if nev:
-        parts.append(exclusion_text(exclusion, dim, nev, order))
+        root = "taylorjit.event_root"
+        parts += [exclusion_text(exclusion, root, dim, nev, nterminal, order),
+                  event_root_text(root, order)]
     return "\n".join(parts)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .._expr import Expr, as_expr
+from .driver import EV
 from .roots import horner, horner_derivative, polynomial_roots, side_sign
 
 __all__ = ["event_direction", "t_event", "nt_event", "EventSet", "Detection"]
@@ -228,6 +229,11 @@ class EventSet:
         return len(self.t_events) + len(self.nt_events)
 
     @property
+    def directions(self) -> np.ndarray:
+        """The events' directions, in row order (for the native test)."""
+        return np.array([float(e.direction) for e in (*self.t_events, *self.nt_events)])
+
+    @property
     def cooling(self) -> bool:
         """Whether some terminal event is in its cooldown."""
         return any(c is not None for c in self.cooldowns)
@@ -236,35 +242,46 @@ class EventSet:
         """Clear all cooldowns."""
         self.cooldowns = [None] * len(self.t_events)
 
-    def detect(self, polys: np.ndarray, h: float, t0: float, prev_signs: np.ndarray,
-               scale: float) -> Detection:
+    def detect(self, polys: np.ndarray, h: float, t0: float, native: np.ndarray,
+               scale: Callable[[], float]) -> Detection:
         """Find the events of the step ``[0, h]`` that starts at time ``t0``.
 
-        ``polys`` holds the event polynomials (one row each), ``prev_signs`` the event signs at
-        the end of the previous step (0: unknown), ``scale`` the size of the state (for the
-        error of the event functions). Roots are sought in ``[0, h)``: a root at the step's end
-        is the next step's root at its start.
+        ``polys`` holds the event polynomials (one row each); ``native`` the per-event arrays the
+        native exclusion test filled (rows of ``driver.EV``: the signs at the end of the last
+        step, at the end of this one, the directions, a status and a root per event). Only the
+        events of status 2 need the full isolation here; status 1 brings its one root. ``scale()``
+        gives the size of the state (for the error of the event functions), when needed. Roots are sought in
+        ``[0, h)``: a root at the step's end is the next step's root at its start.
         """
         nte = len(self.t_events)
+        prev, next_sign, status, root = (native[EV.SIGN], native[EV.NEXT_SIGN], native[EV.STATUS],
+                                         native[EV.ROOT])
         found: list[tuple[float, int, int]] = []  # (tau, row, d_sgn)
-        for row, c in enumerate(polys):
+        looked: list[int] = []
+        for row in [r for r, st in enumerate(status.tolist()) if st]:
             cd = self.cooldowns[row] if row < nte else None
             lower = 0.0
             if cd is not None:
                 lower = (cd[1] - cd[0]) / abs(h) if h else math.inf
                 if lower >= 1.0:
                     continue
+            c = polys[row]
+            if status[row] == 1.0:
+                tau = float(root[row]) / h
+                if tau > lower:
+                    found.append((tau, row, _sign(float(c[1]))))  # monotone: P' has c_1's sign
+                continue
+            looked.append(row)
             q = c * h ** np.arange(len(c))
             qlist = q.tolist()
-            taus = polynomial_roots(q, lower)
             if lower == 0.0:
-                start = self._crossing_at_start(qlist, int(prev_signs[row]))
+                start = self._crossing_at_start(qlist, int(prev[row]))
                 if start is not None:
                     found.append((0.0, row, start))
-            for tau in taus:
+            for tau in polynomial_roots(q, lower):
                 slope = horner_derivative(qlist, tau)
                 found.append((tau, row, _sign(slope) * _sign(h)))
-        found = [f for f in found if self._wanted(f, h, t0, scale, polys)]
+        found = [f for f in found if self._wanted(f, h, t0, polys, scale)]
         found.sort()
         terminal = next(((tau, row, d) for tau, row, d in found if row < nte), None)
         h_taken = h if terminal is None else terminal[0] * h
@@ -272,14 +289,16 @@ class EventSet:
         non_terminal = [(tau * h, row - nte, d) for tau, row, d in found
                         if row >= nte and tau <= tau_end]
         for t_rel, i, _ in non_terminal:
-            self._remember(i, t0 + t_rel, t_rel, h, polys[nte + i], scale)
-        end_signs = np.array([_sign(horner(c.tolist(), h_taken)) for c in polys], dtype=float)
+            self.remember(i, t0 + t_rel, h)
+        end_signs = next_sign.copy()
+        for row in (range(len(polys)) if terminal is not None else looked):
+            end_signs[row] = _sign(horner(polys[row].tolist(), h_taken))
         fired = None
         if terminal is not None:
             end_signs[terminal[1]] = 0.0
             fired = (terminal[1], terminal[2])
             self._pending_cooldown = self._cooldown_of(terminal[1], terminal[0] * h,
-                                                       polys[terminal[1]], scale)
+                                                       polys[terminal[1]], scale())
         return Detection(h_taken, fired, non_terminal, end_signs)
 
     @staticmethod
@@ -299,8 +318,8 @@ class EventSet:
         before = prev or side_sign(q, 0.0, right=False)
         return after if before != after else None
 
-    def _wanted(self, f: tuple[float, int, int], h: float, t0: float, scale: float,
-                polys: np.ndarray) -> bool:
+    def _wanted(self, f: tuple[float, int, int], h: float, t0: float, polys: np.ndarray,
+                scale: Callable[[], float]) -> bool:
         tau, row, d_sgn = f
         nte = len(self.t_events)
         ev = self.t_events[row] if row < nte else self.nt_events[row - nte]
@@ -308,8 +327,12 @@ class EventSet:
             return False
         if row >= nte:
             i = row - nte
-            if abs(t0 + tau * h - self._last_time[i]) <= self._last_window[i]:
-                return False  # the crossing just reported, seen again across the boundary
+            gap = abs(t0 + tau * h - self._last_time[i])
+            # Within sqrt(eps) of the last report (the cap keeps a flat crossing, a glancing
+            # contact, from hiding a later distinct one), and within what round-off can move a
+            # zero: the crossing just reported, seen again across the step boundary.
+            if gap <= self._last_window[i] and gap <= self._error_over_slope(polys[row], tau * h, scale()):
+                return False
         return True
 
     def _error_over_slope(self, c: np.ndarray, t_rel: float, scale: float) -> float:
@@ -320,12 +343,10 @@ class EventSet:
         width = 10 * g_eps / slope if slope else math.inf
         return width if math.isfinite(width) else 0.0
 
-    def _remember(self, i: int, t_abs: float, t_rel: float, h: float, c: np.ndarray,
-                  scale: float) -> None:
+    def remember(self, i: int, t_abs: float, h: float) -> None:
+        """Record that non-terminal event ``i`` was reported at ``t_abs`` in a step of size ``h``."""
         self._last_time[i] = t_abs
-        # Capped at sqrt(eps) of the step: a flat crossing (a glancing contact) cannot hide a
-        # later, distinct one.
-        self._last_window[i] = min(self._error_over_slope(c, t_rel, scale), 1.5e-8 * abs(h))
+        self._last_window[i] = 1.5e-8 * abs(h)
 
     def _cooldown_of(self, i: int, t_rel: float, c: np.ndarray, scale: float) -> tuple[int, float]:
         """The cooldown of terminal event ``i``, firing at ``t_rel`` in the step of ``c``."""

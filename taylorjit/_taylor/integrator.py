@@ -22,8 +22,8 @@ from .._jit.runtime import array_caller, ensure_runtime
 from . import compact
 from .coutput import continuous_output, horner
 from .decompose import Decomposition, decompose
-from .driver import DV, IV, Code, Flags, StepControl, driver_text
-from .events import EventSet, check_events, nt_event, t_event
+from .driver import DV, EV, IV, Code, Flags, StepControl, driver_text
+from .events import Detection, EventSet, check_events, nt_event, t_event
 from .jet import unrolled_jet
 
 __all__ = ["taylor_adaptive", "taylor_outcome"]
@@ -134,7 +134,11 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         # The kernel reads at least one slot; users see exactly npars values (a view).
         self._pars = np.zeros(max(dec.npars, 1))
         self._pars[: dec.npars] = _validated_pars(pars, dec.npars)
-        self._dv = np.zeros(DV.SIZE + 2 * len(self._events))
+        nev = len(self._events)
+        self._dv = np.zeros(DV.SIZE + EV.COUNT * nev)
+        # The per-event arrays of the native exclusion test, as rows (a view).
+        self._ev = self._dv[DV.SIZE:].reshape(EV.COUNT, nev)
+        self._ev[EV.DIRECTION] = self._events.directions
         self._iv = np.zeros(IV.SIZE, dtype=np.int64)
         self.time = time
         if self._compact:
@@ -170,7 +174,8 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         else:
             jet = unrolled_jet(self._dec, self._order, 1, helpers, _JET)
         driver = driver_text(prefix, _JET, self._dim, self._order, control.rhofac,
-                             self._high_accuracy, helpers, len(self._events))
+                             self._high_accuracy, helpers, len(self._events),
+                             len(self._events.t_events))
         return "\n".join([str(helpers), jet, driver])
 
     # --- configuration -----------------------------------------------------------------------
@@ -342,6 +347,14 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
                     if outcome is not None:
                         return outcome, buffers
                     continue
+                if code == Code.EVENT_TAKEN:  # the native loop found and stepped over them
+                    if cooling:
+                        events.step_taken(self.last_h)
+                    self._run_event_callbacks(self._native_non_terminal(), self._step_start())
+                    if flags & Flags.ONE_STEP:
+                        code = Code.SUCCESS if iv[IV.PENDING_FREE] else Code.TIME_LIMIT
+                        return _OUTCOMES[code], buffers
+                    continue
                 if cooling and code in (Code.SUCCESS, Code.TIME_LIMIT):
                     events.step_taken(self.last_h)
                     if not flags & Flags.ONE_STEP:
@@ -353,6 +366,23 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
             if events:
                 self._seen = (self._state.copy(), dv[:2].copy(), self._pars.copy())
 
+    def _native_non_terminal(self) -> Any:
+        """The non-terminal events the native test located in the step just taken."""
+        ev, nte, stride = self._ev, len(self._events.t_events), self._order + 1
+        h = self.last_h
+        hits = []
+        for row in [r for r, st in enumerate(ev[EV.STATUS].tolist()) if st == 1.0]:
+            c1 = float(self._tc[(self._dim + row) * stride + 1])
+            hits.append((float(ev[EV.ROOT, row]), row - nte, (c1 > 0) - (c1 < 0)))
+        hits.sort(key=lambda hit: abs(hit[0]))
+        for t_rel, i, _ in hits:
+            self._events.remember(i, (self._dv[DV.T_HI] + self._dv[DV.T_LO]) - h + t_rel, h)
+        return Detection(h, None, hits, ev[EV.SIGN].copy())
+
+    def _step_start(self) -> float:
+        """The start time of the step just taken."""
+        return float(self._dv[DV.T_HI] + (self._dv[DV.T_LO] - self.last_h))
+
     def _check_unchanged(self) -> None:
         """Forget the event signs of the last step if the state, time or parameters changed."""
         state, time, pars = self._seen
@@ -361,7 +391,7 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
             self._forget_event_signs()
 
     def _forget_event_signs(self) -> None:
-        self._dv[DV.SIZE: DV.SIZE + len(self._events)] = 0.0
+        self._ev[EV.SIGN] = 0.0
 
     def _event_step(self, flags: int, grid: np.ndarray | None, grid_out: np.ndarray | None,
                     cbuf: np.ndarray) -> taylor_outcome | None:
@@ -374,10 +404,9 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         t_hi, t_lo = float(dv[DV.T_HI]), float(dv[DV.T_LO])
         polys = self._tc[self._dim * (self._order + 1):(self._dim + nev) * (self._order + 1)]
         polys = polys.reshape(nev, self._order + 1)
-        signs = dv[DV.SIZE: DV.SIZE + nev]
-        scale = float(np.max(np.abs(self._state), initial=0.0))
-        found = events.detect(polys, h, t_hi + t_lo, signs, scale)
-        signs[:] = found.end_signs
+        found = events.detect(polys, h, t_hi + t_lo, self._ev,
+                              lambda: float(np.max(np.abs(self._state), initial=0.0)))
+        self._ev[EV.SIGN] = found.end_signs
         iv[IV.RESUME] = 1
         if found.terminal is None and not found.non_terminal:
             return None  # nothing fires: the native loop takes the step and goes on
@@ -401,7 +430,7 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
         """Non-terminal callbacks in time order, then the terminal one; the terminal event's
         outcome (``i`` to go on, ``-(i + 1)`` to stop), None without one."""
         time_before = self.dtime
-        state_after_step = self._state.copy()
+        state_after_step = self._state.tobytes()
         for t_rel, i, d_sgn in found.non_terminal:
             self._events.nt_events[i].callback(self, t_start + t_rel, d_sgn)
             self._check_time(time_before)
@@ -412,7 +441,7 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
             go_on = bool(callback(self, d_sgn)) if callback is not None else False
             self._check_time(time_before)
             outcome = taylor_outcome(i if go_on else -(i + 1))
-        if not np.array_equal(state_after_step, self._state):
+        if state_after_step != self._state.tobytes():
             self._forget_event_signs()
         return outcome
 
