@@ -61,6 +61,7 @@ from .harness import (
     time_calls,
     time_once,
 )
+from .event_cases import EVENT_CASES
 from .integrator_cases import INTEGRATOR_CASES
 from .problems import (
     NBODY6,
@@ -661,4 +662,6 @@ CASES: dict[str, Callable[[Options], CaseResult]] = {
     **GDUAL_CASES,
     # the adaptive Taylor integrator against heyoka and scipy: benchmarks/integrator_cases.py
     **INTEGRATOR_CASES,
+    # events against heyoka: benchmarks/event_cases.py
+    **EVENT_CASES,
 }
