@@ -114,6 +114,20 @@ def tour() -> int:
     check(f"dense output at t = pi gives the apocentre to {abs(apo[0] + 1 + ecc):.1e}",
           abs(apo[0] + 1 + ecc) < 1e-12 and abs(apo[1]) < 1e-12)
 
+    print("\n8. Events: zeros of a function of the state, found on each step's Taylor polynomial")
+    peri: list[float] = []
+    # r.v = 0 increasing: the pericentre passages (one per period 2 pi).
+    passage = tj.nt_event(px * vx + py * vy, lambda ta, t, d_sgn: peri.append(t),
+                          direction=tj.event_direction.positive)
+    ta = tj.taylor_adaptive(kepler, [-(1 + ecc), 0.0, 0.0, -math.sqrt((1 - ecc) / (1 + ecc))],
+                            nt_events=[passage])  # starts at the apocentre
+    ta.propagate_until(20 * math.pi)
+    expected = [math.pi * (2 * k + 1) for k in range(10)]
+    worst = max((abs(a - b) / b for a, b in zip(peri, expected, strict=False)), default=math.inf)
+    print(f"   Kepler, e = {ecc}: {len(peri)} pericentre passages in 10 periods, the first at "
+          f"t = {peri[0] if peri else math.nan:.15f}")
+    check(f"passages at odd multiples of pi to {worst:.1e} relative", len(peri) == 10 and worst < 1e-13)
+
     print("\n" + ("all checks passed" if not failures else f"{failures} check(s) FAILED"))
     return 1 if failures else 0
 
