@@ -1,4 +1,4 @@
-"""Real roots of a step's event polynomial: isolation by Descartes' rule of signs, then Brent.
+"""Real roots of a step's event polynomial: isolation by Descartes' rule of signs, then Newton.
 
 The event function's Taylor polynomial over a step, ``P(t) = sum c_k t^k`` with ``t`` between
 0 and ``h``, is rescaled to ``q(x) = P(x h)`` on ``[0, 1)``. The number of sign changes in the
@@ -14,9 +14,11 @@ point:
   contact, a double root blurred by rounding) counts by parity: one crossing when the ends'
   signs differ, none when they agree. A glancing contact never produces a spurious pair.
 
-Each isolated root is then refined on the original (undivided) polynomial by Brent's method to
-the last bit. Everything works on Python floats and small numpy matrices: it runs only for the
-steps whose exclusion test (native code, ``driver.exclusion_text``) could not rule out a root.
+An interval on which the polynomial is monotone (a bound on its derivative) is decided at once by
+its ends' signs. Each isolated root is then refined on the original (undivided) polynomial by
+safeguarded Newton (bisection whenever a Newton step leaves the bracket) to the last bit.
+Everything works on Python floats and small numpy matrices: it runs only for the steps whose
+native test (``driver.exclusion_text``) could neither rule out nor locate a root by itself.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def _matrices(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return descartes, shift, halve
 
 
+@cache
+def _ranks(n: int) -> np.ndarray:
+    """``[1, 2, ..., n]``: the factors of a polynomial's derivative."""
+    return np.arange(1.0, n + 1)
+
+
 def _sign_changes(c: np.ndarray) -> int:
     s = np.sign(c)
     s = s[s != 0]
@@ -75,41 +83,29 @@ def horner_derivative(c: list[float], x: float) -> float:
     return acc
 
 
-def _brent(c: list[float], a: float, b: float, fa: float, fb: float) -> float:
-    """The root of the polynomial ``c`` bracketed by ``[a, b]`` (``fa * fb < 0``), to the last
-    bit (Brent-Dekker: inverse quadratic interpolation, secant and bisection)."""
-    if abs(fa) < abs(fb):
-        a, b, fa, fb = b, a, fb, fa
-    c_, fc, d = a, fa, b - a
-    bisected = True
-    for _ in range(200):
-        if fb == 0 or a == b:
-            return b
-        if fa != fc and fb != fc:
-            s = (a * fb * fc / ((fa - fb) * (fa - fc)) + b * fa * fc / ((fb - fa) * (fb - fc))
-                 + c_ * fa * fb / ((fc - fa) * (fc - fb)))
+def _refine(c: list[float], a: float, b: float, fa: float) -> float:
+    """The root of the polynomial ``c`` bracketed by ``[a, b]`` (``c`` changes sign once there;
+    ``fa`` its value at ``a``), to the last bit: Newton steps while they stay inside the
+    bracket, bisection otherwise (the native ``event_root`` does the same)."""
+    neg_at_a = fa < 0
+    x = 0.5 * (a + b)
+    for _ in range(100):
+        f, df = 0.0, 0.0
+        for ck in reversed(c):
+            df = df * x + f
+            f = f * x + ck
+        if f == 0.0:
+            return x
+        if (f < 0) == neg_at_a:
+            a = x
         else:
-            s = b - fb * (b - a) / (fb - fa)
-        tol = 2 * 2.0**-53 * abs(b)
-        lo, hi = sorted(((3 * a + b) / 4, b))
-        if (not lo <= s <= hi or (bisected and abs(s - b) >= abs(b - c_) / 2)
-                or (not bisected and abs(s - b) >= abs(c_ - d) / 2)
-                or (bisected and abs(b - c_) < tol) or (not bisected and abs(c_ - d) < tol)):
-            s = (a + b) / 2
-            bisected = True
-        else:
-            bisected = False
-        if s == a or s == b:  # no representable point strictly inside: b is the closest
-            return b if abs(fb) <= abs(fa) else a
-        fs = horner(c, s)
-        d, c_, fc = c_, b, fb
-        if (fa < 0) != (fs < 0):
-            b, fb = s, fs
-        else:
-            a, fa = s, fs
-        if abs(fa) < abs(fb):
-            a, b, fa, fb = b, a, fb, fa
-    return b
+            b = x
+        step = x - f / df if df else math.nan
+        x_next = step if a < step < b else 0.5 * (a + b)
+        if abs(x_next - x) <= 2 * 2.0**-52 * abs(x_next) or x_next in (a, b):
+            return x_next
+        x = x_next
+    return x
 
 
 def taylor_shift(c: list[float], x: float) -> list[float]:
@@ -142,8 +138,11 @@ def polynomial_roots(coeffs: np.ndarray, lower: float = 0.0) -> list[float]:
     parity (see the module docstring).
     """
     q = np.asarray(coeffs, dtype=float)
+    if not np.isfinite(q).all() or not q.any():
+        return []
+    q = q[: int(np.flatnonzero(q)[-1]) + 1]  # the true degree (a cubic's jet has 18 zeros on top)
     n = len(q) - 1
-    if n < 1 or not np.isfinite(q).all() or not q.any():
+    if n < 1:
         return []
     qlist = q.tolist()
     descartes, shift, halve = _matrices(n)
@@ -164,6 +163,14 @@ def polynomial_roots(coeffs: np.ndarray, lower: float = 0.0) -> list[float]:
         sa = side_sign(qlist, a, right=True) if fa == 0.0 else (1 if fa > 0 else -1)
         sb = side_sign(qlist, b, right=False) if fb == 0.0 else (1 if fb > 0 else -1)
         ends_differ = sa * sb < 0
+        slope = p[1:] * _ranks(n)
+        if abs(slope[0]) > np.abs(slope[1:]).sum() * (1 + 2.0**-40):
+            # q is monotone on [a, b]: one root if the ends differ, none otherwise. Decides at
+            # once what bisection would take 50 levels to settle (a root just outside the
+            # interval, as right after a terminal event, inflates the Descartes count).
+            if ends_differ:
+                isolated.append((a, b, sa, sb))
+            continue
         count = _sign_changes(descartes @ p)
         if count == 0 and not ends_differ:
             continue
@@ -188,7 +195,7 @@ def polynomial_roots(coeffs: np.ndarray, lower: float = 0.0) -> list[float]:
             # An exact zero at an end: step inward to the nearest float with the end's side sign.
             fa = fa or sa * math.ulp(0.0)
             fb = fb or sb * math.ulp(0.0)
-        root = _brent(qlist, a, b, fa, fb)
+        root = _refine(qlist, a, b, fa)
         if lower < root < 1.0:
             roots.append(root)
     return sorted(set(roots))
