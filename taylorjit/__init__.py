@@ -51,6 +51,8 @@ from ._taylor.events import nt_event as nt_event
 from ._taylor.events import t_event as t_event
 from ._taylor.integrator import taylor_adaptive as taylor_adaptive
 from ._taylor.integrator import taylor_outcome as taylor_outcome
+from ._taylor.variational import var_args as var_args
+from ._taylor.variational import var_ode_sys as var_ode_sys
 
 __version__ = "0.1.0"
 
@@ -58,7 +60,7 @@ __all__ = [
     "Expr", "make_vars", "var", "par", "time", "subs", "get_variables", "get_params",
     "diff", "diff_tensors", "DTens", "from_sympy", "to_sympy", "cfunc", "gdual", "derivatives",
     "invert_map", "compile_map", "taylor_adaptive", "taylor_outcome", "continuous_output", "model",
-    "t_event", "nt_event", "event_direction",
+    "t_event", "nt_event", "event_direction", "var_ode_sys", "var_args",
     "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh",
     "acosh", "atanh", "exp", "log", "sqrt", "square", "pow", "erf", "kepE",
 ]

@@ -21,7 +21,7 @@ LAYERS = {"_expr": 1, "_primitives": 2, "_jit": 3, "_series": 4, "_taylor": 5, "
 PUBLIC = """make_vars var par time diff diff_tensors subs get_variables get_params from_sympy to_sympy
 cfunc sin cos tan asin acos atan atan2 sinh cosh tanh asinh acosh atanh exp log sqrt square pow
 erf kepE gdual derivatives invert_map compile_map taylor_adaptive taylor_outcome model
-t_event nt_event event_direction""".split()
+t_event nt_event event_direction var_ode_sys var_args""".split()
 
 
 def layer_of(module: str) -> int | None:

@@ -7,13 +7,13 @@ not exponentially.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import combinations_with_replacement
 from typing import Any
 
 from .._expr import Call, Expr, Num, Par, Var, as_expr, call, postorder
 
-__all__ = ["diff", "diff_tensors", "DTens"]
+__all__ = ["diff", "diff_tensors", "DTens", "total_derivative"]
 
 _ZERO = Num(0)
 
@@ -30,8 +30,15 @@ def _diff_arg(x: Any) -> Expr:
     return x
 
 
-def _diff_many(roots: Sequence[Expr], x: Expr) -> list[Expr]:
-    """d root / d x for each root, sharing one memo over the whole DAG."""
+def total_derivative(roots: Sequence[Expr], leaf: Callable[[Expr], Expr]) -> list[Expr]:
+    """The derivative of each root along a direction in which every leaf (variable, parameter,
+    time, number) moves with derivative ``leaf(node)``: the chain rule over the DAG, forward
+    mode, one memo shared by all roots.
+
+    With ``leaf(n) = 1 if n is x else 0`` this is ``d root / d x``. Variational equations use
+    other leaf rules: a state variable ``x_j`` depends on the initial conditions, and its
+    derivative is another variable (``dx_j/da_k``).
+    """
     memo: dict[int, Expr] = {}
     for node in postorder(list(roots)):
         if isinstance(node, Call):
@@ -46,8 +53,14 @@ def _diff_many(roots: Sequence[Expr], x: Expr) -> list[Expr]:
                     total = call("add", total, call("mul", p, d))
             memo[id(node)] = total
         else:
-            memo[id(node)] = Num(1) if node is x else _ZERO
+            memo[id(node)] = leaf(node)
     return [memo[id(r)] for r in roots]
+
+
+def _diff_many(roots: Sequence[Expr], x: Expr) -> list[Expr]:
+    """d root / d x for each root, sharing one memo over the whole DAG."""
+    one = Num(1)
+    return total_derivative(roots, lambda node: one if node is x else _ZERO)
 
 
 def diff(e: Any, x: Any) -> Any:

@@ -25,6 +25,7 @@ from .decompose import Decomposition, decompose
 from .driver import DV, EV, IV, Code, Flags, StepControl, driver_text
 from .events import Detection, EventSet, check_events, nt_event, t_event
 from .jet import unrolled_jet
+from .variational import VariationalMixin, prepare_variational
 
 __all__ = ["taylor_adaptive", "taylor_outcome"]
 
@@ -75,7 +76,7 @@ def _finite_float(value: Any, what: str) -> float:
     return x
 
 
-class taylor_adaptive:  # noqa: N801 - heyoka's name
+class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
     """Adaptive Taylor integrator for ``x' = f(x, pars, t)`` in double precision.
 
     Parameters
@@ -121,6 +122,7 @@ class taylor_adaptive:  # noqa: N801 - heyoka's name
                  tol: float | None = None, high_accuracy: bool = False,
                  compact_mode: bool | None = None, t_events: Sequence[Any] = (),
                  nt_events: Sequence[Any] = ()) -> None:
+        sys, state, self._vsys = prepare_variational(sys, state, time=time, pars=pars)
         self._events = EventSet(*check_events(t_events, nt_events), _validated_tol(tol))
         dec = decompose(sys, self._events.expressions)
         self._dec = dec
