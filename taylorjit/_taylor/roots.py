@@ -174,7 +174,9 @@ def polynomial_roots(coeffs: np.ndarray, lower: float = 0.0) -> list[float]:
         count = _sign_changes(descartes @ p)
         if count == 0 and not ends_differ:
             continue
-        if count == 1 or depth >= _MAX_DEPTH or examined > _MAX_INTERVALS:
+        # A count whose parity disagrees with the ends' signs was spoilt by round-off (a root
+        # within an ulp of an end): bisect on rather than trust it.
+        if (count == 1 and ends_differ) or depth >= _MAX_DEPTH or examined > _MAX_INTERVALS:
             if ends_differ:
                 isolated.append((a, b, sa, sb))
             continue
