@@ -256,6 +256,8 @@ class EventSet:
         nte = len(self.t_events)
         prev, next_sign, status, root = (native[EV.SIGN], native[EV.NEXT_SIGN], native[EV.STATUS],
                                          native[EV.ROOT])
+        if not math.isfinite(h):  # an infinite step (a polynomial system, no limit) ends in err_nf_state
+            return Detection(h, None, [], np.zeros_like(next_sign))
         found: list[tuple[float, int, int]] = []  # (tau, row, d_sgn)
         looked: list[int] = []
         for row in [r for r, st in enumerate(status.tolist()) if st]:
@@ -351,14 +353,9 @@ class EventSet:
     def _cooldown_of(self, i: int, t_rel: float, c: np.ndarray, scale: float) -> tuple[int, float]:
         """The cooldown of terminal event ``i``, firing at ``t_rel`` in the step of ``c``."""
         ev = self.t_events[i]
-        cd = ev.cooldown if ev.cooldown >= 0 else self._error_over_slope(c, t_rel, scale)
-        if cd > 0:
-            # heyoka's multiple-root check: if the function has the same sign on both sides of
-            # the cooldown window, another root lies within it; no cooldown then, or it would hide it.
-            cl = c.tolist()
-            if _sign(horner(cl, t_rel + cd)) == _sign(horner(cl, t_rel - cd)):
-                cd = 0.0
-        return i, cd
+        # As heyoka: a user cooldown hides every root within it (a pendulum's v = 0 event with a
+        # cooldown longer than half a period fires at every other turning point).
+        return i, ev.cooldown if ev.cooldown >= 0 else self._error_over_slope(c, t_rel, scale)
 
     def step_taken(self, h: float) -> None:
         """Account for a step of size ``h`` in the cooldowns (those running, then the one a
