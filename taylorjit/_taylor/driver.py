@@ -99,43 +99,66 @@ def _lit(x: float) -> str:
     return double_literal(x)
 
 
-def step_size_text(name: str, dim: int, order: int, rhofac: float) -> str:
-    """``double @name(ptr tc)``: the step-size magnitude from the state and the last two orders."""
+def _radius_block(tag: str, first: int, count: int, order: int, entry: str) -> str:
+    """IR computing ``%{tag}.qo``, ``%{tag}.qm`` for rows ``first .. first + count - 1``: the
+    magnitude (largest order-0 value, or 1 below 1: relative or absolute) over the largest
+    order-p and order-(p-1) coefficients, whose ``1/p`` and ``1/(p-1)`` powers estimate the
+    radius of convergence (Jorba & Zou)."""
     s = order + 1
     return f"""
+{tag}.loop:
+  %{tag}.i = phi i64 [ {first}, %{entry} ], [ %{tag}.i.next, %{tag}.loop ]
+  %{tag}.ms = phi double [ 0.0, %{entry} ], [ %{tag}.ms.next, %{tag}.loop ]
+  %{tag}.mo = phi double [ 0.0, %{entry} ], [ %{tag}.mo.next, %{tag}.loop ]
+  %{tag}.mm = phi double [ 0.0, %{entry} ], [ %{tag}.mm.next, %{tag}.loop ]
+  %{tag}.row = mul i64 %{tag}.i, {s}
+  %{tag}.p0 = getelementptr double, ptr %tc, i64 %{tag}.row
+  %{tag}.x0 = load double, ptr %{tag}.p0, align 8
+  %{tag}.rowo = add i64 %{tag}.row, {order}
+  %{tag}.po = getelementptr double, ptr %tc, i64 %{tag}.rowo
+  %{tag}.xo = load double, ptr %{tag}.po, align 8
+  %{tag}.rowm = add i64 %{tag}.row, {order - 1}
+  %{tag}.pm = getelementptr double, ptr %tc, i64 %{tag}.rowm
+  %{tag}.xm = load double, ptr %{tag}.pm, align 8
+  %{tag}.a0 = call double @llvm.fabs.f64(double %{tag}.x0)
+  %{tag}.ao = call double @llvm.fabs.f64(double %{tag}.xo)
+  %{tag}.am = call double @llvm.fabs.f64(double %{tag}.xm)
+  %{tag}.ms.next = call double @llvm.maxnum.f64(double %{tag}.ms, double %{tag}.a0)
+  %{tag}.mo.next = call double @llvm.maxnum.f64(double %{tag}.mo, double %{tag}.ao)
+  %{tag}.mm.next = call double @llvm.maxnum.f64(double %{tag}.mm, double %{tag}.am)
+  %{tag}.i.next = add i64 %{tag}.i, 1
+  %{tag}.more = icmp slt i64 %{tag}.i.next, {first + count}
+  br i1 %{tag}.more, label %{tag}.loop, label %{tag}.done
+{tag}.done:
+  %{tag}.absolute = fcmp olt double %{tag}.ms.next, 1.0
+  %{tag}.num = select i1 %{tag}.absolute, double 1.0, double %{tag}.ms.next
+  %{tag}.qo = fdiv double %{tag}.num, %{tag}.mo.next
+  %{tag}.qm = fdiv double %{tag}.num, %{tag}.mm.next"""
+
+
+def step_size_text(name: str, dim: int, order: int, rhofac: float, nev: int = 0) -> str:
+    """``double @name(ptr tc)``: the step-size magnitude from the state and the last two orders.
+
+    With ``nev`` events, the event functions' rows get their own estimate, with their own
+    magnitude, and the step is the smaller of the two: an event polynomial stays as accurate as
+    the state's (a fast-varying event function shortens the step; one that is large, as
+    ``v - 10``, does not lengthen it, as it would if it joined the state's magnitude).
+    """
+    text = f"""
 define internal double @{name}(ptr noalias %tc) {{
 entry:
-  br label %loop
-loop:
-  %i = phi i64 [ 0, %entry ], [ %i.next, %loop ]
-  %ms = phi double [ 0.0, %entry ], [ %ms.next, %loop ]
-  %mo = phi double [ 0.0, %entry ], [ %mo.next, %loop ]
-  %mm = phi double [ 0.0, %entry ], [ %mm.next, %loop ]
-  %row = mul i64 %i, {s}
-  %p0 = getelementptr double, ptr %tc, i64 %row
-  %x0 = load double, ptr %p0, align 8
-  %rowo = add i64 %row, {order}
-  %po = getelementptr double, ptr %tc, i64 %rowo
-  %xo = load double, ptr %po, align 8
-  %rowm = add i64 %row, {order - 1}
-  %pm = getelementptr double, ptr %tc, i64 %rowm
-  %xm = load double, ptr %pm, align 8
-  %a0 = call double @llvm.fabs.f64(double %x0)
-  %ao = call double @llvm.fabs.f64(double %xo)
-  %am = call double @llvm.fabs.f64(double %xm)
-  %ms.next = call double @llvm.maxnum.f64(double %ms, double %a0)
-  %mo.next = call double @llvm.maxnum.f64(double %mo, double %ao)
-  %mm.next = call double @llvm.maxnum.f64(double %mm, double %am)
-  %i.next = add i64 %i, 1
-  %more = icmp slt i64 %i.next, {dim}
-  br i1 %more, label %loop, label %done
-done:
-  %absolute = fcmp olt double %ms.next, 1.0
-  %num = select i1 %absolute, double 1.0, double %ms.next
-  %qo = fdiv double %num, %mo.next
-  %qm = fdiv double %num, %mm.next
-  %ro = call double @pow(double %qo, double {_lit(1.0 / order)})
-  %rm = call double @pow(double %qm, double {_lit(1.0 / (order - 1))})
+  br label %st.loop{_radius_block("st", 0, dim, order, "entry")}"""
+    qo, qm = "%st.qo", "%st.qm"
+    if nev:
+        # min over the two sets of the ratios, then the powers: two pow calls, not four.
+        text += f"""
+  br label %ev.loop{_radius_block("ev", dim, nev, order, "st.done")}
+  %qo = call double @llvm.minnum.f64(double %st.qo, double %ev.qo)
+  %qm = call double @llvm.minnum.f64(double %st.qm, double %ev.qm)"""
+        qo, qm = "%qo", "%qm"
+    return text + f"""
+  %ro = call double @pow(double {qo}, double {_lit(1.0 / order)})
+  %rm = call double @pow(double {qm}, double {_lit(1.0 / (order - 1))})
   %rho = call double @llvm.minnum.f64(double %ro, double %rm)
   %h = fmul double %rho, {_lit(rhofac)}
   ret double %h
@@ -709,7 +732,7 @@ def driver_text(prefix: str, jet_name: str, dim: int, order: int, rhofac: float,
     exclusion = "taylorjit.event_exclusion"
     parts = [
         jet_entry_text(f"{prefix}jet", jet_name),
-        step_size_text(step_size, dim, order, rhofac),
+        step_size_text(step_size, dim, order, rhofac, nev),
         horner_text(horner, dim, order, high_accuracy),
         propagate_text(f"{prefix}propagate", jet_name, step_size, horner, dim, order,
                        exclusion if nev else None, nev),
