@@ -288,7 +288,7 @@ def _variational_system(state: list[Var], rhs: list[Expr], vargs: tuple[Expr, ..
         first = _first_order(state, rhs, vargs, variables)
         for j in range(len(state)):
             out += [(variables[(j, (k,))], first[k][j]) for k in range(m)]
-        return list(zip([v for v, _ in out], _canonical([f for _, f in out]), strict=True))
+        return list(zip([v for v, _ in out], _canonical([f for _, f in out], len(state)), strict=True))
     leaves = [leaf_rule(k) for k in range(m)]
     derivatives: dict[tuple[int, ...], list[Expr]] = {(): list(rhs)}
     for n in range(1, order + 1):
@@ -300,7 +300,7 @@ def _variational_system(state: list[Var], rhs: list[Expr], vargs: tuple[Expr, ..
         if n > 1:  # the previous order is no parent any more: let its unshared nodes go
             for combo in combinations_with_replacement(range(m), n - 1):
                 del derivatives[combo]
-    return list(zip([v for v, _ in out], _canonical([f for _, f in out]), strict=True))
+    return list(zip([v for v, _ in out], _canonical([f for _, f in out], len(state)), strict=True))
 
 
 def _first_order(state: list[Var], rhs: list[Expr], vargs: tuple[Expr, ...],
@@ -325,28 +325,34 @@ def _first_order(state: list[Var], rhs: list[Expr], vargs: tuple[Expr, ...],
     return out
 
 
-def _canonical(roots: list[Expr]) -> list[Expr]:
-    """The expressions with the operands of ``add`` and ``mul`` in a canonical order, so that
-    ``a*b`` and ``b*a`` (the product rule makes both) become one node: 5-10 % fewer operations
-    at orders 2-3 (CR3BP order 3: 7741 instead of 8122).
+def _canonical(roots: list[Expr], keep: int) -> list[Expr]:
+    """The expressions with one node per ``add`` or ``mul`` of the same two operands, whatever
+    their order: the product rule makes both ``a*b`` and ``b*a``, and merging them saves 5-10 %
+    of the operations at orders 2-3 (CR3BP order 3: 7741 instead of 8122).
 
-    The order is the position of the (canonical) operand in a postorder walk of ``roots``:
-    deterministic, so equal systems give equal expressions (and hit the same compiled code).
+    The first node met in a postorder walk of ``roots`` stands for its operand pair, so the
+    result is deterministic (equal systems give equal expressions, and hit the same compiled
+    code). The first ``keep`` roots (the user's right-hand sides) are left exactly as they are.
     """
-    rank: dict[int, int] = {}
+    fixed = {id(n) for n in postorder(roots[:keep])}
+    first: dict[tuple[str, int, int], Expr] = {}
     memo: dict[int, Expr] = {}
-    keep: list[Expr] = []  # the new nodes stay alive (ids stay unique) until the end
+    alive: list[Expr] = []  # every node in ``first`` stays alive, so its id stays unique
     for node in postorder(roots):
         new = node
         if isinstance(node, Call):
             args = [memo[id(a)] for a in node.args]
-            if node.prim.name in ("add", "mul") and rank[id(args[0])] > rank[id(args[1])]:
-                args.reverse()
-            if any(a is not b for a, b in zip(args, node.args, strict=True)):
+            if id(node) not in fixed and any(a is not b for a, b in zip(args, node.args, strict=True)):
                 new = call(node.prim.name, *args)
+            if isinstance(new, Call) and new.prim.name in ("add", "mul"):
+                a, b = new.args
+                key = (new.prim.name, *sorted((id(a), id(b))))
+                if id(node) in fixed:
+                    first.setdefault(key, new)  # type: ignore[arg-type]
+                else:
+                    new = first.setdefault(key, new)  # type: ignore[arg-type]
+                alive.append(new)
         memo[id(node)] = new
-        keep.append(new)
-        rank.setdefault(id(new), len(rank))
     return [memo[id(r)] for r in roots]
 
 
