@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from .event_cases import EVENT_CASES
 from .gdual_cases import GDUAL_CASES
 from .harness import (
     TAYLORJIT,
@@ -61,7 +62,6 @@ from .harness import (
     time_calls,
     time_once,
 )
-from .event_cases import EVENT_CASES
 from .integrator_cases import INTEGRATOR_CASES
 from .problems import (
     NBODY6,
@@ -75,6 +75,7 @@ from .problems import (
     sympy_namespace,
     taylorjit_namespace,
 )
+from .variational_cases import VARIATIONAL_CASES
 
 __all__ = ["CASES", "run_cfunc_case", "normwise_error", "JitBackend"]
 
@@ -664,4 +665,6 @@ CASES: dict[str, Callable[[Options], CaseResult]] = {
     **INTEGRATOR_CASES,
     # events against heyoka: benchmarks/event_cases.py
     **EVENT_CASES,
+    # sensitivities (tj.var_ode_sys) against heyoka: benchmarks/variational_cases.py
+    **VARIATIONAL_CASES,
 }
