@@ -10,7 +10,8 @@ epsilon:
 * ``heyoka``: ``hy.taylor_adaptive(hy.var_ode_sys(sys, hy.var_args.vars, order=k), ic)`` with its
   default (unrolled) code, except where that takes minutes to build, which is then built with
   ``compact_mode=True`` (:data:`HEYOKA_COMPACT`; measured unrolled: Kepler order 2 10.5 s,
-  order 3 121 s, CR3BP order 2 125 s).
+  order 3 121 s, CR3BP order 2 125 s). With ``--quick``, heyoka builds compact code wherever
+  taylorjit does (CR3BP order 1 too: its unrolled build takes 4 s), to keep smoke runs short.
 
 Metrics (rows; ``_o<k>`` is the order):
 
@@ -112,11 +113,11 @@ def _fresh_caches(impl: str, path: Path) -> Iterator[None]:
         state.set_diskcache_enabled(old_enabled)
 
 
-def _construct(lib: Any, impl: str, sys_: list, ic: list[float], order: int, key: str,
+def _construct(lib: Any, impl: str, sys_: list, ic: list[float], order: int, compact: bool,
                tol: float | None = None) -> Any:
     kwargs: dict[str, Any] = {} if tol is None else {"tol": tol}
     if impl == HEYOKA:
-        kwargs["compact_mode"] = (key, order) in HEYOKA_COMPACT
+        kwargs["compact_mode"] = compact
     return lib.taylor_adaptive(lib.var_ode_sys(sys_, lib.var_args.vars, order=order), ic, **kwargs)
 
 
@@ -170,7 +171,7 @@ def run_variational_case(key: str, options: Options) -> CaseResult:
         description=f"sensitivities w.r.t. the initial conditions, orders {orders}: "
                     f"{problem.description.split(',')[0]}, propagated over [0, {t_final:g}]",
         params={"t_final": t_final, "orders": list(orders), "tol": "machine epsilon",
-                "initial_state": ic, "heyoka_compact": sorted(o for k, o in HEYOKA_COMPACT if k == key),
+                "initial_state": ic,
                 **({"model_args": problem.model_args} if problem.model else {})},
         implementations=statuses)
     impls = [TAYLORJIT] + ([HEYOKA] if HEYOKA in libs else [])
@@ -183,7 +184,7 @@ def run_variational_case(key: str, options: Options) -> CaseResult:
         tmp = Path(tmpdir)
         for impl in impls:  # LLVM and the runtime library, untimed (another order: other code)
             with _fresh_caches(impl, tmp / f"{impl}-warmup"):
-                _construct(libs[impl], impl, systems[impl], ic, 1, key, tol=_WARMUP_TOL)
+                _construct(libs[impl], impl, systems[impl], ic, 1, True, tol=_WARMUP_TOL)
         for order in orders:
             built: dict[str, Any] = {}
             for impl in impls:
@@ -191,10 +192,13 @@ def run_variational_case(key: str, options: Options) -> CaseResult:
                 d = tmp / f"{impl}-o{order}"
                 shutil.copytree(tmp / f"{impl}-warmup", d)
                 keep: list[Any] = []
+                ours = built.get(TAYLORJIT)
+                compact = ((key, order) in HEYOKA_COMPACT if not options.quick
+                           else ours is None or bool(ours.compact_mode))
                 try:
                     with _fresh_caches(impl, d):
-                        seconds = time_once(lambda impl=impl, order=order: _construct(
-                            libs[impl], impl, systems[impl], ic, order, key), keep)
+                        seconds = time_once(lambda impl=impl, order=order, compact=compact: _construct(
+                            libs[impl], impl, systems[impl], ic, order, compact), keep)
                     built[impl] = keep[-1]
                     ta = keep[-1]
                     result.params[f"{impl}_operations_o{order}"] = _operations(ta, impl)
