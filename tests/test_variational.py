@@ -252,6 +252,11 @@ def test_seeding_initial_time_order_1():
     assert ta.state[:6].tolist() == [ic_x, ic_v, 0, -ic_v, 1, 1]
     assert ta.state[6] == pytest.approx(-f_v, rel=1e-15)
     assert ta.state[7] == 0
+    # an event function may use further parameters: the seeding still reads the system's
+    ev = tj.nt_event(x - tj.par[1], lambda ta, t, d: None)
+    ta = tj.taylor_adaptive(vsys, [ic_x, ic_v], pars=[ic_par, 5.0], time=ic_tm, tol=1e-3,
+                            nt_events=[ev])
+    assert ta.state[6] == pytest.approx(-f_v, rel=1e-15) and ta.state[3] == -ic_v
 
 
 @settings(max_examples=20, deadline=None)

@@ -500,7 +500,7 @@ def _usable_pars(pars: Any, vsys: var_ode_sys) -> np.ndarray | None:
         p = np.array(pars, dtype=float).reshape(-1)
     except (TypeError, ValueError):
         return None
-    return p if len(p) == npars else None
+    return p if len(p) >= npars else None  # more: parameters of event functions
 
 
 def _usable_time(time: Any) -> float | None:
