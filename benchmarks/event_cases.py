@@ -19,6 +19,11 @@ Poincaré case, ``event_times_vs_heyoka`` (largest difference of the event times
 heyoka takes fewer steps with an event on the pendulum (its step size reads the event
 function's Taylor coefficients as well, and ``v - 10`` raises the estimated magnitude of the
 state), so the comparison is made both per step and per propagation.
+
+Accuracy rows: the final state with the event against the one without (a non-terminal event
+that only reads the state must not change the trajectory: taylorjit's step sizes read the event
+rows with their own magnitude, see ``driver.step_size_text``), and the event times against
+heyoka's.
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ def _run_event_case(name: str, description: str, build: Callable[..., tuple[Any,
     times: dict[str, list[float]] = {}
     for impl, lib in libs.items():
         per_variant: dict[bool, tuple[list[float], int]] = {}
+        finals: dict[bool, np.ndarray] = {}
         try:
             for with_event in (False, True):
                 hits: list[float] = []
@@ -92,6 +98,7 @@ def _run_event_case(name: str, description: str, build: Callable[..., tuple[Any,
                     return ta.propagate_until(t_final)
 
                 nsteps = int(run()[3])
+                finals[with_event] = np.array(ta.state, dtype=float)
                 samples, _ = time_calls(run, repeat=options.nrepeat, min_time=options.sample_time)
                 per_variant[with_event] = (samples, nsteps)
                 if with_event:
@@ -113,14 +120,19 @@ def _run_event_case(name: str, description: str, build: Callable[..., tuple[Any,
             overhead.extra["target"] = f"<= 1.2: {'met' if overhead.median <= 1.2 else 'MISSED'}"
         result.add(Measurement("nsteps", impl, "steps", raw=[n_ev], label="steps with the event",
                                note=f"{n_plain} without"))
+        if impl == TAYLORJIT:  # non-terminal events must leave the trajectory as it was
+            diff = float(np.max(np.abs(finals[True] - finals[False])) / np.max(np.abs(finals[False])))
+            result.add(Measurement("state_vs_no_event", impl, "rel", raw=[diff],
+                                   label="final state with / without the event"))
     tj_t, hy_t = result.get("time_with_event", TAYLORJIT), result.get("time_with_event", HEYOKA)
     if tj_t is not None and tj_t.ok and hy_t is not None and hy_t.ok and name == "taylor_event_never":
         tj_t.extra["target"] = f"<= heyoka: {'met' if tj_t.median <= hy_t.median else 'MISSED'}"
     if TAYLORJIT in times and HEYOKA in times and times[HEYOKA]:
         a, b = np.array(times[TAYLORJIT]), np.array(times[HEYOKA])
         if len(a) == len(b):
-            result.add(Measurement("event_times_vs_heyoka", TAYLORJIT, "abs",
-                                   raw=[float(np.max(np.abs(a - b)))], label="largest event-time difference"))
+            result.add(Measurement("event_times_vs_heyoka", TAYLORJIT, "rel",
+                                   raw=[float(np.max(np.abs(a - b)) / np.max(np.abs(b)))],
+                                   label="event times vs heyoka (largest difference / largest time)"))
         else:
             result.notes.append(f"event counts differ: taylorjit {len(a)}, heyoka {len(b)}")
     return result
@@ -128,7 +140,8 @@ def _run_event_case(name: str, description: str, build: Callable[..., tuple[Any,
 
 def taylor_event_never(options: Options) -> CaseResult:
     """Events: pendulum with a non-terminal event that never fires, vs heyoka."""
-    return _run_event_case("taylor_event_never", "Pendulum (x0 = 1.3, t = 1000), nt_event v - 10 (never fires)",
+    return _run_event_case("taylor_event_never",
+                           "Pendulum (x0 = 1.3, t = 1000), nt_event v - 10 (never fires)",
                            _pendulum, 1000.0, options)
 
 

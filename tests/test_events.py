@@ -24,8 +24,6 @@ Integrators of the same system and event functions share one compiled kernel. A 
 a terminal event in this file is not also used as a non-terminal one (``1.0 * v``, the same series
 and so the same steps, stands in for ``v``), so that no test depends on
 test_terminal_and_non_terminal_twins_compile_apart.
-
-Tests marked ``xfail(strict=True)`` are bugs of the implementation, kept until they are fixed.
 """
 
 from __future__ import annotations
@@ -340,9 +338,6 @@ def test_tangential_contact_does_not_fire():
     assert [t for _, t, _ in log] == pytest.approx([1 - 1e-3, 1 + 1e-3], abs=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a tangential contact inside a step of a non-polynomial "
-                   "system fires twice (1 -/+ 8e-10): the rounded constant term splits the double root "
-                   "by ~sqrt(eps) of the step, far beyond the 2**-50 parity window (heyoka alike)")
 def test_tangential_contact_inside_a_step_does_not_fire():
     log = []
     ta = pend([0.0, 0.25], nt_events=[
@@ -473,10 +468,6 @@ def test_step_zero_detects_nothing():  # heyoka "taylor te dir"
 # ---------------------------------------------------------------------------------------------
 # heyoka's taylor_t_event.cpp
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="bug: stepping back over a non-terminal root reported in the "
-                   "last forward step does not report it again (the filter against double reports "
-                   "across a step boundary ignores the direction; see "
-                   "test_non_terminal_event_is_reported_again_stepping_back)")
 @pytest.mark.parametrize(("high_accuracy", "compact"), MODES)
 def test_te_basic(high_accuracy, compact):
     count = {"t": 0, "nt": 0}
@@ -861,7 +852,7 @@ def test_callback_changing_time_is_an_error(kind):  # heyoka#278
     def make():
         if kind == "terminal":
             return pend([0.0, 0.25], t_events=[tj.t_event(v, callback=bump)])
-        return pend([0.0, 0.25], nt_events=[tj.nt_event(v * v, bump)])
+        return pend([0.0, 0.25], nt_events=[tj.nt_event(1.0 * v, bump)])
 
     message = ("The invocation of one or more event callbacks resulted in the alteration of the time "
                "coordinate of the integrator - this is not supported")
@@ -939,11 +930,8 @@ def test_root_at_the_middle_of_a_step_next_to_another():  # was: both lost
 
 
 # ---------------------------------------------------------------------------------------------
-# Bugs of this implementation (temporary xfails)
+# Regressions: bugs this suite found in the implementation
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="bug: the compiled kernel's cache key omits which events are "
-                   "terminal: t_event(e) reuses the kernel of nt_event(e) and is run as non-terminal "
-                   "(IndexError in _native_non_terminal)")
 def test_terminal_and_non_terminal_twins_compile_apart():
     e = x + 0.0123  # used nowhere else
     pend(nt_events=[tj.nt_event(e, lambda *a: None)])
@@ -952,8 +940,6 @@ def test_terminal_and_non_terminal_twins_compile_apart():
     assert ta.state[0] == pytest.approx(-0.0123, abs=1e-15)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a crossing reported in the last step is filtered as a "
-                   "round-off double when the next step goes back over it")
 def test_non_terminal_event_is_reported_again_stepping_back():
     # two roots in the step (so Python, not the native test, locates them); heyoka reports the
     # crossing at 0.5 again on the way back
@@ -965,9 +951,6 @@ def test_non_terminal_event_is_reported_again_stepping_back():
     assert len(log) == 2 and log[1] == (pytest.approx(0.5, abs=1e-15), -1)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the cooldown is consumed by the distance stepped (|h|), "
-                   "so stepping forward then back re-fires the event inside its cooldown; heyoka keeps "
-                   "the signed time since the event and ignores roots within the cooldown of it")
 def test_cooldown_is_a_window_in_time():
     # v = 0 at 0.0506 and 2.058 with a cooldown of 1.5 (the zero at 1.054 is hidden); forward to
     # 3, then back to -1: 2.058 is still within 1.5 of the event, 0.0506 is not (heyoka 7.13)
@@ -978,8 +961,6 @@ def test_cooldown_is_a_window_in_time():
     assert hits == pytest.approx([0.0506143505979646, 2.0580259323765615, 0.0506143505979646], rel=1e-13)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: propagate_* count a zero-length step (a terminal event "
-                   "at the step's start) as a step; heyoka counts only steps with h != 0")
 def test_zero_length_steps_are_not_counted():
     ta = pend([1.0, 0.0], t_events=[tj.t_event(v)])
     outcome, _, _, nsteps, _ = ta.propagate_until(3.0)
@@ -1040,10 +1021,7 @@ def test_kepler_passages_equal_heyoka(hy):
     np.testing.assert_allclose(ours, theirs, rtol=1e-13)  # measured 5.7e-15 (e = 0.5)
 
 
-@pytest.mark.parametrize("case", ["close", "retrigger", "direction", "step-boundary", pytest.param(
-    "cooldown", marks=pytest.mark.xfail(strict=True, reason="bug: the cooldown is consumed by the distance "
-                                        "stepped (|h|), not kept as heyoka's window in time around the event "
-                                        "(see test_cooldown_is_a_window_in_time)"))])
+@pytest.mark.parametrize("case", ["close", "retrigger", "direction", "step-boundary", "cooldown"])
 def test_terminal_event_sequences_equal_heyoka(hy, case):
     # Stepping forward to t = 3, then backward to t = -1 (the last step of each way shortened to
     # land there), recording the outcome and time of every step that reports an event. The step

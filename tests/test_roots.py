@@ -101,9 +101,6 @@ def test_multiplicity_counts_by_parity():
     assert polynomial_roots(np.array([0.25, -1.0, 1.0])) == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a double root split by the coefficients' rounding "
-                   "(two real roots ~1e-8 apart) is reported as two crossings; the module promises "
-                   "that a glancing contact never produces a spurious pair")
 def test_double_root_blurred_by_rounding_is_not_two_crossings():
     # (x - 0.3)^2 (x - 0.7) in double precision: the rounded coefficients have two real roots
     # 1.3e-8 apart near 0.3 (mpmath), far wider than the 2**-50 parity window

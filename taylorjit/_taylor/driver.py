@@ -628,7 +628,9 @@ commit:
   %new_lo = select i1 %reached, double %tf_lo, double %lo2
   store double %new_hi, ptr %t_hi.p, align 8
   store double %new_lo, ptr %t_lo.p, align 8
-  %nsteps.next = add i64 %nsteps, 1
+  %moved = fcmp une double %h, 0.0
+  %counted = zext i1 %moved to i64
+  %nsteps.next = add i64 %nsteps, %counted
   store i64 %nsteps.next, ptr %nsteps.p, align 8
   %minh = load double, ptr %minh.p, align 8
   %maxh = load double, ptr %maxh.p, align 8

@@ -211,13 +211,15 @@ class EventSet:
         self.t_events = t_events
         self.nt_events = nt_events
         self._tol = tol
-        #: Per terminal event: None, or [time elapsed since it fired, cooldown].
+        #: Per terminal event: None, or [signed time since it fired, cooldown]: roots within
+        #: the cooldown of the firing time are ignored, in either direction of integration.
         self.cooldowns: list[list[float] | None] = [None] * len(t_events)
         # Per non-terminal event: the absolute time of the last report and a window around it in
         # which the same crossing, seen again across a step boundary through round-off, is not
         # reported twice.
         self._last_time = [math.nan] * len(nt_events)
         self._last_window = [0.0] * len(nt_events)
+        self._last_window_dir = [0.0] * len(nt_events)
         self._pending_cooldown: tuple[int, float] | None = None
 
     @property
@@ -264,7 +266,9 @@ class EventSet:
             cd = self.cooldowns[row] if row < nte else None
             lower = 0.0
             if cd is not None:
-                lower = (cd[1] - cd[0]) / abs(h) if h else math.inf
+                # Moving away from the firing time the window shrinks, moving back it grows.
+                left = cd[1] - cd[0] if h >= 0 else cd[1] + cd[0]
+                lower = max(left, 0.0) / abs(h) if h else math.inf
                 if lower >= 1.0:
                     continue
             c = polys[row]
@@ -330,10 +334,12 @@ class EventSet:
         if row >= nte:
             i = row - nte
             gap = abs(t0 + tau * h - self._last_time[i])
-            # Within sqrt(eps) of the last report (the cap keeps a flat crossing, a glancing
-            # contact, from hiding a later distinct one), and within what round-off can move a
-            # zero: the crossing just reported, seen again across the step boundary.
-            if gap <= self._last_window[i] and gap <= self._error_over_slope(polys[row], tau * h, scale()):
+            # In the same direction of integration, within sqrt(eps) of the last report (the cap
+            # keeps a flat crossing, a glancing contact, from hiding a later distinct one) and
+            # within what round-off can move a zero: the crossing just reported, seen again
+            # across the step boundary. (Stepping back over it reports it again, as heyoka.)
+            if (gap <= self._last_window[i] and (h > 0) == (self._last_window_dir[i] > 0)
+                    and gap <= self._error_over_slope(polys[row], tau * h, scale())):
                 return False
         return True
 
@@ -349,6 +355,7 @@ class EventSet:
         """Record that non-terminal event ``i`` was reported at ``t_abs`` in a step of size ``h``."""
         self._last_time[i] = t_abs
         self._last_window[i] = 1.5e-8 * abs(h)
+        self._last_window_dir[i] = h
 
     def _cooldown_of(self, i: int, t_rel: float, c: np.ndarray, scale: float) -> tuple[int, float]:
         """The cooldown of terminal event ``i``, firing at ``t_rel`` in the step of ``c``."""
@@ -362,8 +369,8 @@ class EventSet:
         terminal event at the step's end starts)."""
         for i, c in enumerate(self.cooldowns):
             if c is not None:
-                c[0] += abs(h)
-                if c[0] >= c[1]:
+                c[0] += h
+                if abs(c[0]) >= c[1]:
                     self.cooldowns[i] = None
         if self._pending_cooldown is not None:
             i, cd = self._pending_cooldown

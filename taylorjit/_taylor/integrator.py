@@ -161,8 +161,10 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
     # --- compilation -------------------------------------------------------------------------
     def _compile(self, control: StepControl) -> CompiledModule:
         ensure_runtime(1)
+        # The number of terminal events is part of the code (the native test treats their
+        # simple roots differently), not of the decomposition.
         source = repr(("taylor_adaptive", self._dec.key(), self._order, control.rhofac,
-                       self._high_accuracy, self._compact, 1))
+                       self._high_accuracy, self._compact, 1, len(self._events.t_events)))
         return jit_context().compile(source, lambda prefix: self._build_ir(prefix, control),
                                      speed_level=3 if self._compact else 1)
 
@@ -334,6 +336,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
                 # While a terminal event cools down, every step comes back here to count it.
                 cooling = events.cooling
                 iv[IV.FLAGS] = flags | (Flags.ONE_STEP if cooling else 0)
+                steps_before = int(iv[IV.NSTEPS])
                 self._call(self._propagate_address, self._state, self._tc, self._pars, dv, iv,
                            self._empty if grid is None else grid,
                            self._empty if grid_out is None else grid_out, cbuf)
@@ -357,8 +360,8 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
                         code = Code.SUCCESS if iv[IV.PENDING_FREE] else Code.TIME_LIMIT
                         return _OUTCOMES[code], buffers
                     continue
-                if cooling and code in (Code.SUCCESS, Code.TIME_LIMIT):
-                    events.step_taken(self.last_h)
+                if cooling and code in (Code.SUCCESS, Code.TIME_LIMIT) and iv[IV.NSTEPS] > steps_before:
+                    events.step_taken(self.last_h)  # (a call that ended without a step: done)
                     if not flags & Flags.ONE_STEP:
                         continue
                 return _OUTCOMES[code], buffers
