@@ -27,9 +27,13 @@ class TextBody:
     prefixes. Methods return the textual operand (a ``%name`` or a constant) of the value they define.
     """
 
-    def __init__(self, width: int, prefix: str = "v") -> None:
+    def __init__(self, width: int, prefix: str = "v", contract: bool = False) -> None:
         self.width = width
         self.prefix = prefix
+        #: ``contract`` lets LLVM fuse a product and a sum into one FMA (one rounding instead of
+        #: two, and half the latency): right for recurrences, wrong for compensated sums, whose
+        #: error terms rely on each operation being rounded separately.
+        self._contract = " contract" if contract else ""
         self.vtype = "double" if width == 1 else f"<{width} x double>"
         self.lines: list[str] = []
         self._count = 0
@@ -51,7 +55,8 @@ class TextBody:
     def binary(self, opcode: str, a: str, b: str) -> str:
         """``fadd``, ``fsub``, ``fmul`` or ``fdiv`` of two values."""
         r = self.fresh()
-        self.emit(f"{r} = {opcode} {self.vtype} {a}, {b}")
+        flags = self._contract if opcode != "fdiv" else ""
+        self.emit(f"{r} = {opcode}{flags} {self.vtype} {a}, {b}")
         return r
 
     def neg(self, a: str) -> str:

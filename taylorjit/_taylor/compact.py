@@ -128,7 +128,7 @@ class _Emitter:
     """Writes the compact jet's text: member loops over constant row tables."""
 
     def __init__(self, name: str, order: int) -> None:
-        self.body = TextBody(1)
+        self.body = TextBody(1, contract=True)
         self.name, self.stride = name, order + 1
         self.tables: list[str] = []
         self._table_names: dict[tuple[int, ...], str] = {}

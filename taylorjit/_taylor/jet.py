@@ -146,7 +146,7 @@ def unrolled_jet(dec: Decomposition, order: int, width: int, helpers: ir.Module,
     ``helpers`` receives the declarations the order-0 values need (runtime library functions,
     intrinsics). Extra expressions (``dec.extra``) get rows after the state, to order ``p``.
     """
-    body = TextBody(width)
+    body = TextBody(width, contract=True)
     A = TextAlgebra(body)
     stride = order + 1
     nstate = len(dec.state)
@@ -167,7 +167,7 @@ def unrolled_jet(dec: Decomposition, order: int, width: int, helpers: ir.Module,
             series[id(node)] = ["%t", *([1.0] if order >= 1 else []), *([0.0] * (order - 1))]
         elif isinstance(node, Call):
             series[id(node)] = []
-    calls = dec.calls
+    calls = _by_level(dec)
     # Calls are needed to order p - 1 for the state; extra rows need them to order p.
     last = order if dec.extra else order - 1
     for k in range(last + 1):
@@ -191,6 +191,20 @@ def unrolled_jet(dec: Decomposition, order: int, width: int, helpers: ir.Module,
     params = JET_PARAMS.format(vtype=vtype)
     return "\n".join([f"define internal void @{name}({params}) {{", "entry:", body.text(),
                       "  ret void", "}"])
+
+
+def _by_level(dec: Decomposition) -> list[Call]:
+    """The calls ordered by level (1 + the largest level of what they read at the same order),
+    stably: independent operations end up next to each other in the straight-line code."""
+    level: dict[int, int] = {}
+    for node in dec.nodes:
+        if isinstance(node, Call):
+            form = dec.forms[id(node)]
+            reads = [*node.args, *(form.aux if form.aux_at_k else ())]
+            level[id(node)] = 1 + max((level.get(id(a), 0) for a in reads), default=0)
+    calls = dec.calls
+    order = {id(c): i for i, c in enumerate(calls)}
+    return sorted(calls, key=lambda c: (level[id(c)], order[id(c)]))
 
 
 def leaf_kind(node: Expr) -> str:
