@@ -3,11 +3,11 @@
 Each case integrates the same system with and without the event, in the same process, for
 taylorjit and heyoka, at tol = machine epsilon:
 
-``taylor_event_never``
+``event_never``
     The pendulum (x0 = 1.3, t = 1000) with a non-terminal event that never fires
     (``v - 10``: |v| stays below 1.3). The issue's target: the event costs <= 20 % extra time
     per step, and taylorjit's time with the event <= heyoka's with the same event.
-``taylor_event_poincare``
+``event_poincare``
     Hénon-Heiles at E = 1/8 over t = 2000 with the section event x = 0, direction positive
     (322 crossings): the cost of events that fire, callbacks included (each appends the time).
 
@@ -116,7 +116,7 @@ def _run_event_case(name: str, description: str, build: Callable[..., tuple[Any,
             "event_overhead", impl, "ratio",
             raw=[(w / n_ev) / float(np.median(plain) / n_plain) for w in with_ev],
             label="time per step with / without the event"))
-        if impl == TAYLORJIT and name == "taylor_event_never":
+        if impl == TAYLORJIT and name == "event_never":
             overhead.extra["target"] = f"<= 1.2: {'met' if overhead.median <= 1.2 else 'MISSED'}"
         result.add(Measurement("nsteps", impl, "steps", raw=[n_ev], label="steps with the event",
                                note=f"{n_plain} without"))
@@ -125,7 +125,7 @@ def _run_event_case(name: str, description: str, build: Callable[..., tuple[Any,
             result.add(Measurement("state_vs_no_event", impl, "rel", raw=[diff],
                                    label="final state with / without the event"))
     tj_t, hy_t = result.get("time_with_event", TAYLORJIT), result.get("time_with_event", HEYOKA)
-    if tj_t is not None and tj_t.ok and hy_t is not None and hy_t.ok and name == "taylor_event_never":
+    if tj_t is not None and tj_t.ok and hy_t is not None and hy_t.ok and name == "event_never":
         tj_t.extra["target"] = f"<= heyoka: {'met' if tj_t.median <= hy_t.median else 'MISSED'}"
     if TAYLORJIT in times and HEYOKA in times and times[HEYOKA]:
         a, b = np.array(times[TAYLORJIT]), np.array(times[HEYOKA])
@@ -138,22 +138,22 @@ def _run_event_case(name: str, description: str, build: Callable[..., tuple[Any,
     return result
 
 
-def taylor_event_never(options: Options) -> CaseResult:
+def event_never(options: Options) -> CaseResult:
     """Events: pendulum with a non-terminal event that never fires, vs heyoka."""
-    return _run_event_case("taylor_event_never",
+    return _run_event_case("event_never",
                            "Pendulum (x0 = 1.3, t = 1000), nt_event v - 10 (never fires)",
                            _pendulum, 1000.0, options)
 
 
-def taylor_event_poincare(options: Options) -> CaseResult:
+def event_poincare(options: Options) -> CaseResult:
     """Events: Hénon-Heiles Poincaré section (an event that fires), vs heyoka."""
-    return _run_event_case("taylor_event_poincare",
+    return _run_event_case("event_poincare",
                            "Hénon-Heiles E = 1/8, t = 2000, nt_event x = 0 direction positive",
                            _henon_heiles, 2000.0, options)
 
 
 #: The event cases, in run order (merged into ``benchmarks.cases.CASES``).
 EVENT_CASES: dict[str, Callable[[Options], CaseResult]] = {
-    "taylor_event_never": taylor_event_never,
-    "taylor_event_poincare": taylor_event_poincare,
+    "event_never": event_never,
+    "event_poincare": event_poincare,
 }
