@@ -166,7 +166,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         source = repr(("taylor_adaptive", self._dec.key(), self._order, control.rhofac,
                        self._high_accuracy, self._compact, 1, len(self._events.t_events)))
         return jit_context().compile(source, lambda prefix: self._build_ir(prefix, control),
-                                     speed_level=3 if self._compact else 1)
+                                     speed_level=1)
 
     def _build_ir(self, prefix: str, control: StepControl) -> str:
         ctx = jit_context()
