@@ -34,27 +34,22 @@ from typing import Any
 
 import numpy as np
 
-from .harness import TAYLORJIT, CaseResult, ImplStatus, Measurement, Options, describe_error, time_calls
+from .harness import (
+    TAYLORJIT,
+    CaseResult,
+    ImplStatus,
+    Measurement,
+    Options,
+    describe_error,
+    integrator_libraries,
+    time_calls,
+)
 
 __all__ = ["EVENT_CASES"]
 
 HEYOKA = "heyoka"
 _ENERGY = 1.0 / 8.0
 _HH_IC = [0.0, 0.1, math.sqrt(2 * _ENERGY - 0.01 + 2e-3 / 3), 0.0]
-
-
-def _libraries() -> dict[str, Any]:
-    libs: dict[str, Any] = {}
-    import taylorjit as tj
-
-    libs[TAYLORJIT] = tj
-    try:
-        import heyoka as hy
-
-        libs[HEYOKA] = hy
-    except ImportError:
-        pass
-    return libs
 
 
 def _pendulum(lib: Any, with_event: bool, hits: list[float]) -> tuple[Any, list[float]]:
@@ -73,7 +68,7 @@ def _henon_heiles(lib: Any, with_event: bool, hits: list[float]) -> tuple[Any, l
 
 def _run_event_case(name: str, description: str, build: Callable[..., tuple[Any, list[float]]],
                     t_final: float, options: Options) -> CaseResult:
-    libs = _libraries()
+    libs = integrator_libraries()
     statuses = [ImplStatus(TAYLORJIT, True, str(libs[TAYLORJIT].__version__), "tj.taylor_adaptive")]
     statuses.append(ImplStatus(HEYOKA, True, str(libs[HEYOKA].__version__), "hy.taylor_adaptive")
                     if HEYOKA in libs else ImplStatus(HEYOKA, False, detail="not installed"))

@@ -319,6 +319,47 @@ def taylorjit_cache_dir(path: Path) -> Iterator[None]:
                 os.environ[k] = v
 
 
+@contextlib.contextmanager
+def fresh_caches(impl: str, path: Path) -> Iterator[None]:
+    """Point ``impl``'s (taylorjit's or heyoka's) disk cache at ``path`` (enabled) and empty its
+    memory cache for the duration; restore after. Cold and disk-hit construction timings of the
+    integrator cases run inside it."""
+    if impl == TAYLORJIT:
+        from taylorjit._jit.context import jit_context  # not public: the benchmark clears caches
+
+        with taylorjit_cache_dir(path):
+            jit_context().clear_memory_cache()
+            yield
+        return
+    import heyoka as hy
+
+    state = hy.llvm_state
+    old_path, old_enabled = state.get_diskcache_path(), state.get_diskcache_enabled()
+    path.mkdir(parents=True, exist_ok=True)
+    state.set_diskcache_path(str(path))
+    state.set_diskcache_enabled(True)
+    state.clear_memcache()
+    try:
+        yield
+    finally:
+        state.set_diskcache_path(old_path)
+        state.set_diskcache_enabled(old_enabled)
+
+
+def integrator_libraries() -> dict[str, Any]:
+    """``{"taylorjit": taylorjit, "heyoka": heyoka}``, heyoka only when it is installed."""
+    import taylorjit
+
+    libs: dict[str, Any] = {TAYLORJIT: taylorjit}
+    try:
+        import heyoka
+
+        libs["heyoka"] = heyoka
+    except ImportError:
+        pass
+    return libs
+
+
 def time_once(fn: Callable[[], Any], keep: list[Any] | None = None) -> float:
     """Wall time of a single call, in seconds (``time.perf_counter``).
 

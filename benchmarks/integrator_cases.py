@@ -48,7 +48,6 @@ Metrics (rows of each table):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -57,7 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +70,7 @@ from .harness import (
     Measurement,
     Options,
     describe_error,
-    taylorjit_cache_dir,
+    fresh_caches,
     time_calls,
     time_once,
 )
@@ -472,31 +471,6 @@ def _construct(impl: str, sys_: list, problem: OdeProblem, tol: float | None = N
     return hy.taylor_adaptive(sys_, ic, compact_mode=problem.heyoka_compact, **kwargs)
 
 
-@contextlib.contextmanager
-def _cache_dir(impl: str, path: Path) -> Iterator[None]:
-    """Point ``impl``'s disk cache at ``path`` (enabled), empty its memory cache; restore after."""
-    if impl == TAYLORJIT:
-        from taylorjit._jit.context import jit_context  # not public: the benchmark clears caches
-
-        with taylorjit_cache_dir(path):
-            jit_context().clear_memory_cache()
-            yield
-        return
-    import heyoka as hy
-
-    state = hy.llvm_state
-    old_path, old_enabled = state.get_diskcache_path(), state.get_diskcache_enabled()
-    path.mkdir(parents=True, exist_ok=True)
-    state.set_diskcache_path(str(path))
-    state.set_diskcache_enabled(True)
-    state.clear_memcache()
-    try:
-        yield
-    finally:
-        state.set_diskcache_path(old_path)
-        state.set_diskcache_enabled(old_enabled)
-
-
 def child_construct(key: str, impl: str, cache_dir: str) -> dict[str, Any]:
     """Run in a new process: construct ``key``'s integrator for ``impl`` as the process's first,
     with the disk cache at ``cache_dir``; return the time and where the code came from."""
@@ -558,7 +532,7 @@ def _build(impl: str, problem: OdeProblem, options: Options, tmp: Path) -> _Buil
     budget = 10.0 if options.quick else 40.0
     try:
         warm = tmp / f"{impl}-warmup"
-        with _cache_dir(impl, warm):
+        with fresh_caches(impl, warm):
             # initialises LLVM and taylorjit's runtime library (compiled once per process, into
             # this directory): the same system at another tolerance (another order: other code)
             _construct(impl, sys_, problem, tol=_WARMUP_TOL)
@@ -567,7 +541,7 @@ def _build(impl: str, problem: OdeProblem, options: Options, tmp: Path) -> _Buil
             d = tmp / f"{impl}-cold{k}"
             # the warm-up's directory, holding the runtime library that a new process loads
             shutil.copytree(warm, d)
-            with _cache_dir(impl, d):
+            with fresh_caches(impl, d):
                 out.cold.append(time_once(lambda: _construct(impl, sys_, problem), keep))
             if impl == TAYLORJIT and keep[-1].compiled_from is not None:
                 out.notes.append(f"cold construction came from {keep[-1].compiled_from!r}")

@@ -39,10 +39,9 @@ without the state variables and outputs), and whether each built compact code.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,8 @@ from .harness import (
     Measurement,
     Options,
     describe_error,
-    taylorjit_cache_dir,
+    fresh_caches,
+    integrator_libraries,
     time_calls,
     time_once,
 )
@@ -72,45 +72,6 @@ SPANS = {"pendulum": (100.0, 10.0), "kepler": (20 * np.pi, 2 * np.pi), "cr3bp": 
 #: Canonical pairs (q, p) of the state, for the symplectic check (CR3BP: heyoka's momenta).
 _CANONICAL = {"pendulum": [(0, 1)], "kepler": [(0, 2), (1, 3)], "cr3bp": [(0, 3), (1, 4), (2, 5)]}
 _WARMUP_TOL = 1e-12
-
-
-def _libraries() -> dict[str, Any]:
-    libs: dict[str, Any] = {}
-    import taylorjit as tj
-
-    libs[TAYLORJIT] = tj
-    try:
-        import heyoka as hy
-
-        libs[HEYOKA] = hy
-    except ImportError:
-        pass
-    return libs
-
-
-@contextlib.contextmanager
-def _fresh_caches(impl: str, path: Path) -> Iterator[None]:
-    """``impl``'s disk cache at ``path`` (enabled), its memory cache emptied; restored after."""
-    if impl == TAYLORJIT:
-        from taylorjit._jit.context import jit_context  # not public: the benchmark clears caches
-
-        with taylorjit_cache_dir(path):
-            jit_context().clear_memory_cache()
-            yield
-        return
-    import heyoka as hy
-
-    state = hy.llvm_state
-    old_path, old_enabled = state.get_diskcache_path(), state.get_diskcache_enabled()
-    path.mkdir(parents=True, exist_ok=True)
-    state.set_diskcache_path(str(path))
-    state.set_diskcache_enabled(True)
-    state.clear_memcache()
-    try:
-        yield
-    finally:
-        state.set_diskcache_path(old_path)
-        state.set_diskcache_enabled(old_enabled)
 
 
 def _construct(lib: Any, impl: str, sys_: list, ic: list[float], order: int, compact: bool,
@@ -156,7 +117,7 @@ def _met(ok: bool | None, text: str) -> str:
 def run_variational_case(key: str, options: Options) -> CaseResult:
     """Every metric of one problem at orders 1-3 (see the module docstring)."""
     problem = PROBLEMS[key]
-    libs = _libraries()
+    libs = integrator_libraries()
     statuses = [ImplStatus(TAYLORJIT, True, str(libs[TAYLORJIT].__version__),
                            "tj.taylor_adaptive(tj.var_ode_sys(sys, vars, order), ic)")]
     statuses.append(ImplStatus(HEYOKA, True, str(libs[HEYOKA].__version__),
@@ -183,7 +144,7 @@ def run_variational_case(key: str, options: Options) -> CaseResult:
     with tempfile.TemporaryDirectory(prefix="taylorjit-bench-var-") as tmpdir:
         tmp = Path(tmpdir)
         for impl in impls:  # LLVM and the runtime library, untimed (another order: other code)
-            with _fresh_caches(impl, tmp / f"{impl}-warmup"):
+            with fresh_caches(impl, tmp / f"{impl}-warmup"):
                 _construct(libs[impl], impl, systems[impl], ic, 1, True, tol=_WARMUP_TOL)
         for order in orders:
             built: dict[str, Any] = {}
@@ -196,7 +157,7 @@ def run_variational_case(key: str, options: Options) -> CaseResult:
                 compact = ((key, order) in HEYOKA_COMPACT if not options.quick
                            else ours is None or bool(ours.compact_mode))
                 try:
-                    with _fresh_caches(impl, d):
+                    with fresh_caches(impl, d):
                         seconds = time_once(lambda impl=impl, order=order, compact=compact: _construct(
                             libs[impl], impl, systems[impl], ic, order, compact), keep)
                     built[impl] = keep[-1]
