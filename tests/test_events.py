@@ -228,6 +228,22 @@ def test_non_terminal_event_at_the_start_time():  # heyoka "taylor nte basic"
     assert hits[2][0] == pytest.approx(pendulum_period(0.25), rel=1e-13)
 
 
+def test_event_at_the_start_time_backward_has_the_sign_of_the_time_derivative(hy):
+    # x(0) = 0 with x' = v = 0.25 > 0: integrating backward, the crossing at the start still has
+    # d_sgn = +1 (the sign of dx/dt, not of the direction of integration), as in heyoka
+    def run(m):
+        log = []
+        px = m.make_vars("x", "v")[0]
+        ta = m.taylor_adaptive(pendulum(m), [0.0, 0.25],
+                               nt_events=[m.nt_event(px, lambda ta, t, d: log.append((t, d)))])
+        ta.propagate_until(-2.0)
+        return log
+
+    ours = run(tj)
+    assert ours[0] == (0.0, 1)
+    assert [d for _, d in ours] == [d for _, d in run(hy)]
+
+
 def test_terminal_event_at_the_start_time_stops_with_a_zero_step():
     ta = pend([1.0, 0.0], t_events=[tj.t_event(v)])
     assert ta.te_cooldowns == [None]

@@ -251,9 +251,10 @@ class EventSet:
         ``polys`` holds the event polynomials (one row each); ``native`` the per-event arrays the
         native exclusion test filled (rows of ``driver.EV``: the signs at the end of the last
         step, at the end of this one, the directions, a status and a root per event). Only the
-        events of status 2 need the full isolation here; status 1 brings its one root. ``scale()``
-        gives the size of the state (for the error of the event functions), when needed. Roots are sought in
-        ``[0, h)``: a root at the step's end is the next step's root at its start.
+        events of status 2 need the full isolation here; status 1 brings its one root.
+        ``scale()`` gives the size of the state (for the error of the event functions), when
+        needed. Roots are sought in ``[0, h)``: a root at the step's end is the next step's root
+        at its start.
         """
         nte = len(self.t_events)
         prev, next_sign, status, root = (native[EV.SIGN], native[EV.NEXT_SIGN], native[EV.STATUS],
@@ -282,8 +283,8 @@ class EventSet:
             qlist = q.tolist()
             if lower == 0.0:
                 start = self._crossing_at_start(qlist, int(prev[row]))
-                if start is not None:
-                    found.append((0.0, row, start))
+                if start is not None:  # (its sign in the step's variable; d_sgn is in time)
+                    found.append((0.0, row, start * _sign(h)))
             for tau in polynomial_roots(q, lower):
                 slope = horner_derivative(qlist, tau)
                 found.append((tau, row, _sign(slope) * _sign(h)))
@@ -309,7 +310,7 @@ class EventSet:
 
     @staticmethod
     def _crossing_at_start(q: list[float], prev: int) -> int | None:
-        """``d_sgn`` of a crossing exactly at the step's start, or None.
+        """The sign ``q`` takes after a crossing exactly at the step's start, or None.
 
         Either the event function is exactly zero there and leaves zero on the other side from
         where it came (from ``prev``, the sign at the end of the last step; when unknown, an
