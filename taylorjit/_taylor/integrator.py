@@ -371,7 +371,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
             if events:
                 self._seen = (self._state.copy(), dv[:2].copy(), self._pars.copy())
 
-    def _native_non_terminal(self) -> Any:
+    def _native_non_terminal(self) -> Detection:
         """The non-terminal events the native test located in the step just taken."""
         ev, nte, stride = self._ev, len(self._events.t_events), self._order + 1
         h = self.last_h
@@ -431,7 +431,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
             return terminal
         return _OUTCOMES[code] if flags & Flags.ONE_STEP else None
 
-    def _run_event_callbacks(self, found: Any, t_start: float) -> taylor_outcome | None:
+    def _run_event_callbacks(self, found: Detection, t_start: float) -> taylor_outcome | None:
         """Non-terminal callbacks in time order, then the terminal one; the terminal event's
         outcome (``i`` to go on, ``-(i + 1)`` to stop), None without one."""
         time_before = self.dtime
