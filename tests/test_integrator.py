@@ -119,7 +119,7 @@ def test_decomposition_is_readable_and_repr():
 
 def test_compact_mode_none_chooses_by_size():
     assert pend().compact_mode is False
-    # a system of more than COMPACT_THRESHOLD (400) operations is built in compact mode
+    # a system of more than COMPACT_THRESHOLD (150) binary operations is built in compact mode
     us = tj.make_vars(*[f"u{i}" for i in range(150)])
     sys = [(us[i], tj.sin(us[(i + 1) % 150]) * us[i]) for i in range(150)]
     ta = tj.taylor_adaptive(sys, [0.1] * 150, tol=1e-6)

@@ -23,11 +23,23 @@ def conv(A: Algebra, k: Any, a: Sequence[Any], b: Sequence[Any], lo: Any = 0, hi
 def sym_conv(A: Algebra, k: Any, a: Sequence[Any], lo: Any = 0) -> Any:
     """``sum_{j=lo..k-lo} a[j] a[k-j]`` (``lo`` 0 or 1): each product appears twice, so about
     half the products are computed, plus the middle term when ``k`` is even."""
-    twice = A.scale(A.sum(lo, (k - 1) // 2, lambda j: A.mul(a[j], a[k - j])), 2)
+    return sum_sym_conv(A, k, [a], lo)
+
+
+def sum_sym_conv(A: Algebra, k: Any, series: Sequence[Sequence[Any]], lo: Any = 0) -> Any:
+    """``sym_conv`` summed over several series (the square of each, added: ``sum_sq``)."""
+
+    def products(j: Any) -> Any:
+        total = A.mul(series[0][j], series[0][k - j])
+        for a in series[1:]:
+            total = A.add(total, A.mul(a[j], a[k - j]))
+        return total
+
+    twice = A.scale(A.sum(lo, (k - 1) // 2, products), 2)
     if isinstance(k, int):
-        return A.add(twice, A.mul(a[k // 2], a[k // 2])) if k % 2 == 0 else twice
+        return A.add(twice, products(k // 2)) if k % 2 == 0 else twice
     # A runtime order (compact-mode loops): the middle term weighted by 1 for even k, 0 for odd.
-    return A.add(twice, A.scale(A.mul(a[k // 2], a[k // 2]), 1 - k % 2))
+    return A.add(twice, A.scale(products(k // 2), 1 - k % 2))
 
 
 def dconv(A: Algebra, k: Any, a: Sequence[Any], b: Sequence[Any], lo: Any = 1, hi: Any = None) -> Any:

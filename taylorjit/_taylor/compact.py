@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 from llvmlite import ir
 
-from .._expr import Call, Expr, Num, Par, Time
+from .._expr import Call, Expr, Num, Par, Time, Var
 from .._jit.lower import lower_text
-from .._jit.textir import TextBody
+from .._jit.textir import TextBody, double_literal
+from .._primitives.fused import LINCOMB, RECURRENCE_LOWERING
 from .decompose import Decomposition
 from .jet import JET_PARAMS, Operand, TextAlgebra
 
@@ -76,19 +77,29 @@ def compact_layout(dec: Decomposition) -> CompactLayout:
     return CompactLayout(rows, nrows, levels)
 
 
-#: From this many operations on, the loops of a kind are shared across levels (see compact_jet;
-#: measured: Kepler's 2nd-order variational system, 330 operations, builds in 0.55 s instead of
-#: 0.66 s and steps in 13.2 us instead of 12.3 us; heyoka: 0.36 s, 20 us).
+#: From this many operations (binary ones: ``Decomposition.binary_size``) on, the loops of a kind
+#: are shared across levels (see compact_jet; measured: Kepler's 2nd-order variational system,
+#: 330 operations, builds in 0.55 s instead of 0.66 s and steps in 13.2 us instead of 12.3 us;
+#: heyoka: 0.36 s, 20 us).
 SHARED_LOOPS_FROM = 300
 
 
+#: Linear combinations of more terms than this run in one kernel with a loop over the terms
+#: (``_Emitter.lincomb``); shorter ones are straight-line code, one kind per length (measured on
+#: the outer solar system, combinations of 5 terms: 6.7 us per step, 7.2 with the term loop).
+LINCOMB_LOOP_FROM = 9
+
+
 def _kind(node: Call, dec: Decomposition) -> tuple:
-    """What determines a call's code: primitive, recurrence (code and closure), argument kinds."""
+    """What determines a call's code: primitive, recurrence (code and closure), argument kinds
+    (variables and calls alike: both are rows whose every order is read)."""
+    if node.prim is LINCOMB and len(node.args) // 2 >= LINCOMB_LOOP_FROM:
+        return ("lincomb",)
     form = dec.forms[id(node)]
     rule = form.rule
     closure = tuple(id(c.cell_contents) for c in (rule.__closure__ or ()))  # type: ignore[attr-defined]
     exponent = node.args[1].value if node.name == "pow" and isinstance(node.args[1], Num) else None
-    kinds = tuple(type(a).__name__ for a in (*node.args, *form.aux))
+    kinds = tuple("row" if isinstance(a, Var | Call) else type(a).__name__ for a in (*node.args, *form.aux))
     return (node.name, rule.__code__, closure, kinds, len(form.aux), exponent)  # type: ignore[attr-defined]
 
 
@@ -136,6 +147,52 @@ class RowSeries:
         return self.body.address(row, str(j)) if j else row
 
 
+#: ``out[m][k] = sum_{i in off[m]..off[m+1]} coef[i] * tc[term[i] + k]`` for m < n (row tables
+#: hold offsets into ``tc``); the sum runs left to right, each term an FMA.
+_LINCOMB_KERNEL = """define internal void {name}(ptr noalias %tc, ptr %out, ptr %off, ptr %term, ptr %coef,
+                                   i64 %n, i64 %k) noinline {{
+entry:
+  br label %head
+head:
+  %m = phi i64 [ 0, %entry ], [ %m.next, %tail ]
+  %more = icmp slt i64 %m, %n
+  br i1 %more, label %body, label %done
+body:
+  %off.p = getelementptr i64, ptr %off, i64 %m
+  %start = load i64, ptr %off.p, align 8
+  %m.next = add i64 %m, 1
+  %end.p = getelementptr i64, ptr %off, i64 %m.next
+  %end = load i64, ptr %end.p, align 8
+  br label %ihead
+ihead:
+  %i = phi i64 [ %start, %body ], [ %i.next, %ibody ]
+  %acc = phi double [ 0.0, %body ], [ %acc.next, %ibody ]
+  %imore = icmp slt i64 %i, %end
+  br i1 %imore, label %ibody, label %tail
+ibody:
+  %term.p = getelementptr i64, ptr %term, i64 %i
+  %row = load i64, ptr %term.p, align 8
+  %coef.p = getelementptr double, ptr %coef, i64 %i
+  %c = load double, ptr %coef.p, align 8
+  %x.i = add i64 %row, %k
+  %x.p = getelementptr double, ptr %tc, i64 %x.i
+  %x = load double, ptr %x.p, align 8
+  %cx = fmul contract double %c, %x
+  %acc.next = fadd contract double %acc, %cx
+  %i.next = add i64 %i, 1
+  br label %ihead
+tail:
+  %out.p = getelementptr i64, ptr %out, i64 %m
+  %out.row = load i64, ptr %out.p, align 8
+  %y.i = add i64 %out.row, %k
+  %y.p = getelementptr double, ptr %tc, i64 %y.i
+  store double %acc, ptr %y.p, align 8
+  br label %head
+done:
+  ret void
+}}"""
+
+
 class _Emitter:
     """Writes the compact jet's text: member loops over constant row tables."""
 
@@ -149,6 +206,7 @@ class _Emitter:
         #: Shared loop functions: key -> (name, number of row tables).
         self._kernels: dict[Any, str] = {}
         self._kernel_texts: list[str] = []
+        self._lincomb: str | None = None
 
     def table(self, values: Sequence[int]) -> str:
         """A constant i64 table (one per distinct content: every order reuses them)."""
@@ -159,6 +217,37 @@ class _Emitter:
             self.tables.append(f"{gname} = internal constant [{len(values)} x i64] [{items}]")
             self._table_names[key] = gname
         return self._table_names[key]
+
+    def double_table(self, values: Sequence[float]) -> str:
+        """A constant double table (deduplicated as :meth:`table`)."""
+        key = ("double", *values)
+        if key not in self._table_names:
+            gname = f'@"{self.name}.coefs{len(self.tables)}"'
+            items = ", ".join(f"double {double_literal(v)}" for v in values)
+            self.tables.append(f"{gname} = internal constant [{len(values)} x double] [{items}]")
+            self._table_names[key] = gname
+        return self._table_names[key]
+
+    def lincomb(self, members: Sequence[Call], rows: dict[int, int], k: int) -> None:
+        """Order ``k`` of long linear combinations of any lengths: ``y[k] = sum c_i x_i[k]``.
+
+        One kernel for all of them, the order a runtime argument: its terms are a flat table
+        (members' offsets, term rows, coefficients), so a system's linear combinations of every
+        length, with terms of every kind (numbers' and parameters' rows hold zeros above order 0,
+        time's row ``[t, 1, 0...]``), make one group per level and one function in all."""
+        if self._lincomb is None:
+            self._lincomb = f'@"{self.name}.lincomb"'
+            self._kernel_texts.append(_LINCOMB_KERNEL.format(name=self._lincomb))
+        offsets, term_rows, coefs = [0], [], []
+        for m in members:
+            for c, x in zip(m.args[0::2], m.args[1::2], strict=True):
+                coefs.append(float(c.value))  # type: ignore[attr-defined]
+                term_rows.append(rows[id(x)] * self.stride)
+            offsets.append(len(coefs))
+        out = self.table([rows[id(m)] * self.stride for m in members])
+        self.body.emit(f"call void {self._lincomb}(ptr %tc, ptr {out}, ptr {self.table(offsets)}, "
+                       f"ptr {self.table(term_rows)}, ptr {self.double_table(coefs)}, "
+                       f"i64 {len(members)}, i64 {k})")
 
     def member_loop(self, columns: Sequence[Sequence[int]],
                     body: Callable[[list[str], TextAlgebra, dict[tuple[str, int], str]], None]) -> None:
@@ -256,7 +345,7 @@ def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -
     # so do all kinds of a small system, where a call per group and order costs more time per
     # step (CR3BP, 205 operations: 6.5 -> 6.8 us) than it saves in compilation.
     uses = Counter(_kind(proto, dec) for level in layout.levels for proto, _ in level)
-    if len(dec.calls) < SHARED_LOOPS_FROM:
+    if dec.binary_size < SHARED_LOOPS_FROM:
         uses = Counter(dict.fromkeys(uses, 1))
     b = em.body
 
@@ -276,9 +365,18 @@ def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -
             b.store("%t", b.address("%tc", str(rows[id(node)] * em.stride)))
     for level in layout.levels:
         for proto, members in level:
+            if _kind(proto, dec) == ("lincomb",):
+                em.lincomb(members, rows, 0)
+                continue
+
             def value0(bases: list[str], A: TextAlgebra, loads: dict, proto: Call = proto) -> None:
-                args = [series_of(a, base, loads)[0] for a, base in zip(proto.args, bases[1:], strict=True)]
-                RowSeries(b, bases[0], Call, loads).store(0, lower_text(b, helpers, proto, args))
+                args = [series_of(a, base, loads) for a, base in zip(proto.args, bases[1:], strict=True)]
+                y = RowSeries(b, bases[0], Call, loads)
+                if proto.prim.lowering == RECURRENCE_LOWERING:  # type: ignore[attr-defined]
+                    value = A.operand(dec.forms[id(proto)].rule(A, 0, y, args, []))
+                else:
+                    value = lower_text(b, helpers, proto, [s[0] for s in args])
+                y.store(0, value)
             em.shared_loop(("value0", _kind(proto, dec)), _columns(proto, members, rows, dec, with_aux=False),
                            value0, inline=uses[_kind(proto, dec)] == 1)
 
@@ -289,6 +387,9 @@ def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -
         if k >= 1:
             for level in layout.levels:
                 for proto, members in level:
+                    if _kind(proto, dec) == ("lincomb",):
+                        em.lincomb(members, rows, k)
+                        continue
                     form = dec.forms[id(proto)]
 
                     def value_k(bases: list[str], A: TextAlgebra, loads: dict, proto: Call = proto,

@@ -31,7 +31,8 @@ __all__ = ["taylor_adaptive", "taylor_outcome"]
 
 _EPS = float(np.finfo(float).eps)
 _JET = "taylorjit.jet"
-#: Above this many elementary operations, ``compact_mode=None`` chooses compact mode. Measured:
+#: Above this many elementary (binary) operations, ``Decomposition.binary_size``,
+#: ``compact_mode=None`` chooses compact mode. Measured (before fusion, when nodes were binary):
 #: the 6-body problem (402 operations) steps as fast compacted (12 us) as unrolled (13 us) but
 #: builds in 0.2 s instead of 10 s; Kepler (8 operations) steps in 280 ns unrolled, 430 compacted.
 COMPACT_THRESHOLD = 150
@@ -131,7 +132,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         control = StepControl(self._tol)
         self._order = control.order
         self._high_accuracy = bool(high_accuracy)
-        self._compact = (len(dec.calls) > COMPACT_THRESHOLD) if compact_mode is None else bool(compact_mode)
+        self._compact = (dec.binary_size > COMPACT_THRESHOLD) if compact_mode is None else bool(compact_mode)
         self._state = _validated_state(state, self._dim)
         # The kernel reads at least one slot; users see exactly npars values (a view).
         self._pars = np.zeros(max(dec.npars, 1))

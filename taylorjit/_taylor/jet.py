@@ -29,6 +29,7 @@ from llvmlite import ir
 from .._expr import Call, Expr, Num, Par, Time, Var
 from .._jit.lower import lower_text
 from .._jit.textir import TextBody
+from .._primitives.fused import RECURRENCE_LOWERING
 from .decompose import Decomposition
 
 __all__ = ["TextAlgebra", "unrolled_jet", "JET_PARAMS"]
@@ -174,10 +175,10 @@ def unrolled_jet(dec: Decomposition, order: int, width: int, helpers: ir.Module,
         for node in calls:
             args = [series[id(a)] for a in node.args]
             y = series[id(node)]
-            if k == 0:
+            form = dec.forms[id(node)]
+            if k == 0 and node.prim.lowering != RECURRENCE_LOWERING:
                 y.append(lower_text(body, helpers, node, [A.operand(s[0]) for s in args]))
             else:
-                form = dec.forms[id(node)]
                 y.append(form.rule(A, k, y, args, [series[id(a)] for a in form.aux]))
         if k < order:
             for i, (v, f) in enumerate(zip(dec.state, dec.rhs, strict=True)):
