@@ -23,6 +23,7 @@ import taylorjit as tj
 import taylorjit._taylor.integrator as integrator_module
 from taylorjit._expr import Call, Num, Par, Var, postorder
 from taylorjit._primitives.fused import LINCOMB, SUM_SQ
+from taylorjit._taylor.compact import loops_all_lincombs
 from taylorjit._taylor.decompose import decompose
 from taylorjit._taylor.fusion import fuse
 
@@ -177,3 +178,19 @@ def test_random_linear_systems_jets_match_mpmath(fx, fy, x0, y0, z0):
         got, _ = jets(sys, [x0, y0, z0], compact, pars=[0.3])
         ref = mp_jet(sys, [x0, y0, z0], got.shape[1] - 1, [0.3])
         assert_jets_close(got, ref, rtol=1e-10, what=f"compact={compact}", floor=1e-20)
+
+
+def test_term_loop_kernel_for_combinations_of_many_lengths():
+    # lengths 3 to 12, terms of every kind: calls, variables, time, a parameter, numbers
+    xs = tj.make_vars(*[f"x{i}" for i in range(10)])
+    sys = [(xs[i], sum((0.5 + j + 0.1 * i) * tj.sin(xs[j]) for j in range(i + 1)) - 2.0 * xs[i] + 3 * tj.time
+            + tj.par[0] + 1.5)
+           for i in range(10)]
+    state = [0.1 * (i - 4) for i in range(10)]
+    unrolled, _ = jets(sys, state, False, pars=[0.25])
+    compact, ta = jets(sys, state, True, pars=[0.25])
+    assert loops_all_lincombs(ta.decomposition)
+    assert max(len(c.args) // 2 for c in ta.decomposition.calls if c.prim is LINCOMB) >= 12
+    assert_jets_close(compact, unrolled, rtol=64 * EPS, what="term loop vs straight-line")
+    assert_jets_close(compact, mp_jet(sys, state, compact.shape[1] - 1, [0.25]), rtol=1e-12,
+                      what="vs mpmath")

@@ -46,6 +46,8 @@ class CompactLayout:
     nrows: int
     #: Levels of groups; a group is (prototype call, member calls).
     levels: list[list[tuple[Call, list[Call]]]] = field(default_factory=list)
+    #: Whether all linear combinations run in the term-loop kernel (``loops_all_lincombs``).
+    loop_lincombs: bool = False
 
 
 def compact_layout(dec: Decomposition) -> CompactLayout:
@@ -67,14 +69,15 @@ def compact_layout(dec: Decomposition) -> CompactLayout:
         reads = [*node.args, *(form.aux if form.aux_at_k else ())]
         level[id(node)] = 1 + max((level.get(id(a), 0) for a in reads), default=0)
     groups: dict[tuple[int, Any], tuple[Call, list[Call]]] = {}
+    loop_lincombs = loops_all_lincombs(dec)
     for node in dec.calls:
-        key = (level[id(node)], _kind(node, dec))
+        key = (level[id(node)], _kind(node, dec, loop_lincombs))
         groups.setdefault(key, (node, []))[1].append(node)
     nlevels = max((lv for lv, _ in groups), default=0)
     levels: list[list[tuple[Call, list[Call]]]] = [[] for _ in range(nlevels)]
     for (lv, _), group in groups.items():
         levels[lv - 1].append(group)
-    return CompactLayout(rows, nrows, levels)
+    return CompactLayout(rows, nrows, levels, loop_lincombs)
 
 
 #: From this many operations (binary ones: ``Decomposition.binary_size``) on, the loops of a kind
@@ -84,16 +87,25 @@ def compact_layout(dec: Decomposition) -> CompactLayout:
 SHARED_LOOPS_FROM = 300
 
 
-#: Linear combinations of more terms than this run in one kernel with a loop over the terms
-#: (``_Emitter.lincomb``); shorter ones are straight-line code, one kind per length (measured on
-#: the outer solar system, combinations of 5 terms: 6.7 us per step, 7.2 with the term loop).
+#: Linear combinations of this many terms or more run in one kernel with a loop over the terms
+#: (``_Emitter.lincomb``). Shorter ones are straight-line code, one kind per length, when they all
+#: have the same length (the n-body problems; the outer solar system's 5-term combinations: 6.6
+#: us per step, 7.2 with the term loop); of several lengths, they all take the loop, since a kind
+#: per length multiplies the code (the CR3BP's third-order variational system has 11 lengths:
+#: 1.34 s to build instead of 0.84 s, for steps 2% faster).
 LINCOMB_LOOP_FROM = 9
 
 
-def _kind(node: Call, dec: Decomposition) -> tuple:
+def loops_all_lincombs(dec: Decomposition) -> bool:
+    """Whether every linear combination of ``dec`` takes the term loop (see LINCOMB_LOOP_FROM)."""
+    lengths = {len(c.args) // 2 for c in dec.calls if c.prim is LINCOMB}
+    return len({n for n in lengths if n < LINCOMB_LOOP_FROM}) > 1
+
+
+def _kind(node: Call, dec: Decomposition, loop_lincombs: bool) -> tuple:
     """What determines a call's code: primitive, recurrence (code and closure), argument kinds
     (variables and calls alike: both are rows whose every order is read)."""
-    if node.prim is LINCOMB and len(node.args) // 2 >= LINCOMB_LOOP_FROM:
+    if node.prim is LINCOMB and (loop_lincombs or len(node.args) // 2 >= LINCOMB_LOOP_FROM):
         return ("lincomb",)
     form = dec.forms[id(node)]
     rule = form.rule
@@ -344,7 +356,10 @@ def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -
     # How many groups (levels) each kind has: a kind on one level only keeps its loop inline, and
     # so do all kinds of a small system, where a call per group and order costs more time per
     # step (CR3BP, 205 operations: 6.5 -> 6.8 us) than it saves in compilation.
-    uses = Counter(_kind(proto, dec) for level in layout.levels for proto, _ in level)
+    def kind(node: Call) -> tuple:
+        return _kind(node, dec, layout.loop_lincombs)
+
+    uses = Counter(kind(proto) for level in layout.levels for proto, _ in level)
     if dec.binary_size < SHARED_LOOPS_FROM:
         uses = Counter(dict.fromkeys(uses, 1))
     b = em.body
@@ -365,7 +380,7 @@ def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -
             b.store("%t", b.address("%tc", str(rows[id(node)] * em.stride)))
     for level in layout.levels:
         for proto, members in level:
-            if _kind(proto, dec) == ("lincomb",):
+            if kind(proto) == ("lincomb",):
                 em.lincomb(members, rows, 0)
                 continue
 
@@ -377,8 +392,8 @@ def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -
                 else:
                     value = lower_text(b, helpers, proto, [s[0] for s in args])
                 y.store(0, value)
-            em.shared_loop(("value0", _kind(proto, dec)), _columns(proto, members, rows, dec, with_aux=False),
-                           value0, inline=uses[_kind(proto, dec)] == 1)
+            em.shared_loop(("value0", kind(proto)), _columns(proto, members, rows, dec, with_aux=False),
+                           value0, inline=uses[kind(proto)] == 1)
 
     last = order if dec.extra else order - 1
     state_columns = [list(range(len(dec.state))), [rows[id(f)] for f in dec.rhs]]
@@ -387,7 +402,7 @@ def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -
         if k >= 1:
             for level in layout.levels:
                 for proto, members in level:
-                    if _kind(proto, dec) == ("lincomb",):
+                    if kind(proto) == ("lincomb",):
                         em.lincomb(members, rows, k)
                         continue
                     form = dec.forms[id(proto)]
@@ -402,9 +417,9 @@ def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -
                                                                             strict=True)]
                         y.store(k, A.operand(form.rule(A, k, y, args, aux)))
 
-                    em.shared_loop(("value", k, _kind(proto, dec)),
+                    em.shared_loop(("value", k, kind(proto)),
                                    _columns(proto, members, rows, dec, with_aux=True), value_k,
-                                   inline=uses[_kind(proto, dec)] == 1)
+                                   inline=uses[kind(proto)] == 1)
         if k < order:
             def update(bases: list[str], A: TextAlgebra, loads: dict, k: int = k) -> None:
                 f = RowSeries(b, bases[1], Call, loads)

@@ -32,15 +32,25 @@ def fuse(roots: Sequence[Expr]) -> list[Expr]:
     """``roots`` with their linear chains fused (see the module docstring); the DAG is shared."""
     nodes = postorder(list(roots))
     readers: Counter[int] = Counter()
+    linear: dict[int, list[tuple[Expr, Any]]] = {}  # id(node) -> its linear parts
     for node in nodes:
         if isinstance(node, Call):
             for a in node.args:
                 readers[id(a)] += 1
+            parts = _linear_parts(node)
+            if parts is not None:
+                linear[id(node)] = parts
     for r in roots:
         readers[id(r)] += 1  # an output is a reader that is not in the DAG
+    # Linear nodes read once, by a linear node, are expanded into their reader and never built;
+    # the others are built after their arguments, each linear tree expanded once from its top.
+    absorbed = {id(a) for n in nodes if id(n) in linear for a in n.args  # type: ignore[attr-defined]
+                if id(a) in linear and readers[id(a)] == 1}
     new: dict[int, Expr] = {}
     for node in nodes:
-        new[id(node)] = _rewrite(node, readers, new) if isinstance(node, Call) else node
+        if id(node) in absorbed:
+            continue
+        new[id(node)] = _rewrite(node, readers, linear, new) if isinstance(node, Call) else node
     return [new[id(r)] for r in roots]
 
 
@@ -64,8 +74,9 @@ def _linear_parts(node: Expr) -> list[tuple[Expr, Any]] | None:
     return None
 
 
-def _rewrite(node: Call, readers: Counter[int], new: dict[int, Expr]) -> Expr:
-    parts = _linear_parts(node)
+def _rewrite(node: Call, readers: Counter[int], linear: dict[int, list[tuple[Expr, Any]]],
+             new: dict[int, Expr]) -> Expr:
+    parts = linear.get(id(node))
     if parts is None:
         return _with_new_args(node, new)
     # Expand through linear operands read only here; remember each term's original node.
@@ -75,7 +86,7 @@ def _rewrite(node: Call, readers: Counter[int], new: dict[int, Expr]) -> Expr:
     stack = [(x, c) for x, c in reversed(parts)]
     while stack:
         x, c = stack.pop()
-        inner = _linear_parts(x) if readers[id(x)] == 1 else None
+        inner = linear.get(id(x)) if readers[id(x)] == 1 else None
         if inner is not None:
             absorbed += 1
             stack.extend((y, c * d) for y, d in reversed(inner))
