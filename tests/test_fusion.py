@@ -181,16 +181,18 @@ def test_random_linear_systems_jets_match_mpmath(fx, fy, x0, y0, z0):
 
 
 def test_term_loop_kernel_for_combinations_of_many_lengths():
-    # lengths 3 to 12, terms of every kind: calls, variables, time, a parameter, numbers
-    xs = tj.make_vars(*[f"x{i}" for i in range(10)])
-    sys = [(xs[i], sum((0.5 + j + 0.1 * i) * tj.sin(xs[j]) for j in range(i + 1)) - 2.0 * xs[i] + 3 * tj.time
-            + tj.par[0] + 1.5)
-           for i in range(10)]
-    state = [0.1 * (i - 4) for i in range(10)]
+    # lengths 3 to 16, terms of every kind: calls, variables, time, a parameter, numbers; large
+    # enough (binary operations) for compact mode to loop over the terms
+    n = 25
+    xs = tj.make_vars(*[f"x{i}" for i in range(n)])
+    sys = [(xs[i], sum((0.5 + j + 0.1 * i) * tj.sin(xs[(i + j) % n]) for j in range(i % 13 + 1))
+            - 2.0 * xs[i] + 3 * tj.time + tj.par[0] + 1.5)
+           for i in range(n)]
+    state = [0.1 * (i - 12) for i in range(n)]
     unrolled, _ = jets(sys, state, False, pars=[0.25])
     compact, ta = jets(sys, state, True, pars=[0.25])
     assert loops_all_lincombs(ta.decomposition)
-    assert max(len(c.args) // 2 for c in ta.decomposition.calls if c.prim is LINCOMB) >= 12
+    assert max(len(c.args) // 2 for c in ta.decomposition.calls if c.prim is LINCOMB) >= 16
     assert_jets_close(compact, unrolled, rtol=64 * EPS, what="term loop vs straight-line")
     assert_jets_close(compact, mp_jet(sys, state, compact.shape[1] - 1, [0.25]), rtol=1e-12,
                       what="vs mpmath")

@@ -90,7 +90,8 @@ SHARED_LOOPS_FROM = 300
 #: Linear combinations of this many terms or more run in one kernel with a loop over the terms
 #: (``_Emitter.lincomb``). Shorter ones are straight-line code, one kind per length, when they all
 #: have the same length (the n-body problems; the outer solar system's 5-term combinations: 6.6
-#: us per step, 7.2 with the term loop); of several lengths, they all take the loop, since a kind
+#: us per step, 7.2 with the term loop) or the system is small (the CR3BP's first-order
+#: variational system: 6.3 us, 6.7 with the loop). Otherwise they all take the loop, since a kind
 #: per length multiplies the code (the CR3BP's third-order variational system has 11 lengths:
 #: 1.34 s to build instead of 0.84 s, for steps 2% faster).
 LINCOMB_LOOP_FROM = 9
@@ -98,6 +99,8 @@ LINCOMB_LOOP_FROM = 9
 
 def loops_all_lincombs(dec: Decomposition) -> bool:
     """Whether every linear combination of ``dec`` takes the term loop (see LINCOMB_LOOP_FROM)."""
+    if dec.binary_size < SHARED_LOOPS_FROM:
+        return False
     lengths = {len(c.args) // 2 for c in dec.calls if c.prim is LINCOMB}
     return len({n for n in lengths if n < LINCOMB_LOOP_FROM}) > 1
 
