@@ -23,7 +23,7 @@ from .._expr import Call, Expr, Num
 from .rules import sum_sym_conv
 from .table import Primitive, TaylorForm
 
-__all__ = ["LINCOMB", "SUM_SQ", "lincomb", "sum_sq", "RECURRENCE_LOWERING"]
+__all__ = ["LINCOMB", "SUM_SQ", "lincomb", "sum_sq", "terms", "RECURRENCE_LOWERING"]
 
 #: ``Primitive.lowering`` of operations whose order-0 value is their recurrence at ``k = 0``.
 RECURRENCE_LOWERING = "recurrence"
@@ -85,3 +85,12 @@ def lincomb(terms: list[tuple[Num, Expr]]) -> Call:
 def sum_sq(xs: list[Expr]) -> Call:
     """The node ``sum x**2`` over ``xs`` (at least two)."""
     return Call(SUM_SQ, tuple(xs))
+
+
+def terms(node: Call) -> int:
+    """The number of terms of a fused node (1 for any other call)."""
+    if node.prim is LINCOMB:
+        return len(node.args) // 2
+    if node.prim is SUM_SQ:
+        return len(node.args)
+    return 1

@@ -31,7 +31,7 @@ from llvmlite import ir
 from .._expr import Call, Expr, Num, Par, Time, Var
 from .._jit.lower import lower_text
 from .._jit.textir import TextBody, double_literal
-from .._primitives.fused import LINCOMB, RECURRENCE_LOWERING
+from .._primitives.fused import LINCOMB, RECURRENCE_LOWERING, terms
 from .decompose import Decomposition
 from .jet import JET_PARAMS, Operand, TextAlgebra
 
@@ -95,21 +95,23 @@ SHARED_LOOPS_FROM = 300
 #: per length multiplies the code (the CR3BP's third-order variational system has 11 lengths:
 #: 1.34 s to build instead of 0.84 s, for steps 2% faster).
 LINCOMB_LOOP_FROM = 9
+#: The kind of the linear combinations that run in the term-loop kernel.
+LOOPED_LINCOMB = ("lincomb",)
 
 
 def loops_all_lincombs(dec: Decomposition) -> bool:
     """Whether every linear combination of ``dec`` takes the term loop (see LINCOMB_LOOP_FROM)."""
     if dec.binary_size < SHARED_LOOPS_FROM:
         return False
-    lengths = {len(c.args) // 2 for c in dec.calls if c.prim is LINCOMB}
+    lengths = {terms(c) for c in dec.calls if c.prim is LINCOMB}
     return len({n for n in lengths if n < LINCOMB_LOOP_FROM}) > 1
 
 
 def _kind(node: Call, dec: Decomposition, loop_lincombs: bool) -> tuple:
     """What determines a call's code: primitive, recurrence (code and closure), argument kinds
     (variables and calls alike: both are rows whose every order is read)."""
-    if node.prim is LINCOMB and (loop_lincombs or len(node.args) // 2 >= LINCOMB_LOOP_FROM):
-        return ("lincomb",)
+    if node.prim is LINCOMB and (loop_lincombs or terms(node) >= LINCOMB_LOOP_FROM):
+        return LOOPED_LINCOMB
     form = dec.forms[id(node)]
     rule = form.rule
     closure = tuple(id(c.cell_contents) for c in (rule.__closure__ or ()))  # type: ignore[attr-defined]
@@ -383,7 +385,7 @@ def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -
             b.store("%t", b.address("%tc", str(rows[id(node)] * em.stride)))
     for level in layout.levels:
         for proto, members in level:
-            if kind(proto) == ("lincomb",):
+            if kind(proto) == LOOPED_LINCOMB:
                 em.lincomb(members, rows, 0)
                 continue
 
@@ -405,7 +407,7 @@ def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -
         if k >= 1:
             for level in layout.levels:
                 for proto, members in level:
-                    if kind(proto) == ("lincomb",):
+                    if kind(proto) == LOOPED_LINCOMB:
                         em.lincomb(members, rows, k)
                         continue
                     form = dec.forms[id(proto)]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._expr import Call, Expr, Num, Par, Time, Var, as_expr, get_variables, structural_key
+from .._primitives.fused import terms
 from .._primitives.table import TaylorForm, taylor_program
 from .fusion import fuse
 
@@ -118,7 +119,7 @@ class Decomposition:
         (``lincomb``, ``sum_sq``) counts ``2n - 1`` (its products and additions). The size
         thresholds of compact mode are measured in these units, so fusion changes the code, not
         the choice between the two emitters."""
-        return sum(2 * _terms(c) - 1 for c in self.calls)
+        return sum(2 * terms(c) - 1 for c in self.calls)
 
     def key(self) -> str:
         """A deterministic description of the system (part of the compiled kernel's cache key)."""
@@ -145,15 +146,6 @@ class Decomposition:
 
     def __repr__(self) -> str:
         return f"<Decomposition: {len(self.state)} variables, {len(self.calls)} operations>"
-
-
-def _terms(node: Call) -> int:
-    """A fused node's number of terms (1 for other calls)."""
-    if node.name == "lincomb":
-        return len(node.args) // 2
-    if node.name == "sum_sq":
-        return len(node.args)
-    return 1
 
 
 def _operand(node: Expr, names: dict[int, str]) -> str:
