@@ -125,6 +125,34 @@ def test_bouncing_ball_bounce_times(direction, high_accuracy, compact):
     assert max(abs(i[3] + v_impact) for i in impacts) < 1e-12 * v_impact
 
 
+def test_bouncing_balls_of_every_height_bounce_100_times():
+    # Regression: after a bounce the ball sits at y = -3e-14 (the zero's round-off when the fall
+    # took one step of 10 m) and crosses y = 0 upwards 2e-15 s later. An automatic cooldown from
+    # the state's size alone (heyoka's choice) is shorter than that for half of these heights
+    # and gravities: the upward crossing fired, reversed the ball again and it fell forever
+    # (heyoka.py 7.13 loses bounces in 11 of these 32 cases). The cooldown now also covers the
+    # round-off of the step's polynomial at the zero.
+    y, vy = tj.make_vars("y", "v")
+    lost = []
+    for h0 in (10.0, 3.7, 25.0, 1.3, 100.0, 0.5, 7.25, 42.0):
+        for g in (9.81, 1.62, 3.71, 24.79):
+            impacts = []
+
+            def bounce(ta, d_sgn, impacts=impacts):
+                impacts.append(ta.time)
+                ta.state[1] = -ta.state[1]
+                return True
+
+            ev = tj.t_event(y, callback=bounce, direction=tj.event_direction.any)
+            ta = tj.taylor_adaptive([(y, vy), (vy, -tj.par[0] + 0.0 * y)], [h0, 0.0], pars=[g],
+                                    t_events=[ev])
+            t1 = math.sqrt(2 * h0 / g)
+            ta.propagate_until(200 * t1)
+            if len(impacts) != 100 or not np.allclose(impacts, t1 * (2 * np.arange(100) + 1), rtol=1e-11):
+                lost.append((h0, g, len(impacts)))
+    assert lost == []
+
+
 def test_bouncing_ball_on_a_grid():
     # the states between bounces, sampled by propagate_grid, against y(t) = H0 - g tau^2 / 2
     # (tau: the time from the nearest apex; apexes at 0, 2 t1, 4 t1, ...)

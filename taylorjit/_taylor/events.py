@@ -346,8 +346,14 @@ class EventSet:
 
     def _error_over_slope(self, c: np.ndarray, t_rel: float, scale: float) -> float:
         """Ten times the event function's error (tolerance x size) over its slope at ``t_rel``:
-        the width within which round-off can move its zero."""
-        g_eps = self._tol * max(1.0, scale, abs(float(c[0])))
+        the width within which round-off can move its zero.
+
+        The size is the largest of the state's, 1, and ``sum |c_k| |t_rel|^k``, the bound on the
+        round-off of the step's polynomial evaluated at the zero (heyoka takes the state's):
+        an elastic ball that falls 10 m in one step lands at y = -3e-14 after 95 bounces, whose
+        upward crossing 2.3e-15 s later a cooldown of the state's size (14) missed by 5%."""
+        size = horner(np.abs(c).tolist(), abs(t_rel))
+        g_eps = self._tol * max(1.0, scale, abs(float(c[0])), size)
         slope = abs(horner_derivative(c.tolist(), t_rel))
         width = 10 * g_eps / slope if slope else math.inf
         return width if math.isfinite(width) else 0.0
