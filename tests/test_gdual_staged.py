@@ -31,9 +31,12 @@ def test_every_primitive_has_a_case():
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_staged_kernel_equals_python_recurrences(name, monkeypatch):
+    # (a fresh kernel cache for each threshold: cached kernels remember the path they took)
     monkeypatch.setattr(gdual_module, "_STAGED_MIN_COEFFICIENTS", 10**9)
+    monkeypatch.setattr(gdual_module, "_KERNELS", {})
     reference = CASES[name]()
     monkeypatch.setattr(gdual_module, "_STAGED_MIN_COEFFICIENTS", 0)
+    monkeypatch.setattr(gdual_module, "_KERNELS", {})
     staged = CASES[name]()
     # The same rules in the same order; only the product's reduction may be reassociated.
     np.testing.assert_allclose(staged._c, reference._c, rtol=1e-14, atol=1e-14)

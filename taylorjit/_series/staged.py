@@ -249,8 +249,10 @@ class RecordingAlgebra:
 class StagedKernel:
     """One compiled gdual function: ``run(out, in0, in1)`` on flat coefficient arrays."""
 
-    def __init__(self, module: CompiledModule, scratch: int, tables: list[tuple[np.ndarray, ...]]):
+    def __init__(self, module: CompiledModule, scratch: int, tables: list[tuple[np.ndarray, ...]],
+                 ncoef: int) -> None:
         self._module = module
+        self._ncoef = ncoef
         self._address = module.address(module.prefix + "fn")
         self._scratch_size = max(scratch, 1)
         self._P = np.concatenate([t[0] for t in tables] or [np.zeros(1, np.int32)])
@@ -262,6 +264,18 @@ class StagedKernel:
         """Compute into ``out`` (C-contiguous float64, the gdual's flat coefficient layout)."""
         scratch = np.empty(self._scratch_size)  # per call: kernels may run in several threads
         self._caller(self._address, out, in0, in1, scratch, self._P, self._Q, self._S)
+        return out
+
+    def apply(self, *inputs: np.ndarray) -> np.ndarray:
+        """The result's coefficients from the operands' (one or two C-contiguous float64
+        arrays; one serves both leaves, as the kernel reads only the leaf it has).
+
+        No ``np.errstate``: native code neither reads numpy's error state nor warns (numpy
+        clears the FP status flags before each of its own operations).
+        """
+        scratch = np.empty(self._scratch_size)
+        out = np.empty(self._ncoef)
+        self._caller(self._address, out, inputs[0], inputs[-1], scratch, self._P, self._Q, self._S)
         return out
 
 
@@ -324,4 +338,4 @@ def staged_kernel(root: Expr, nvars: int, order: int) -> StagedKernel | None:
     module = jit_context().compile(source, build, speed_level=2, vectorize=True)
     if not recorded:  # loaded from a cache: re-run the recording to know scratch and tables
         build("unused")
-    return StagedKernel(module, recorded["scratch"], recorded["tables"])
+    return StagedKernel(module, recorded["scratch"], recorded["tables"], bs.ncoef)
