@@ -12,7 +12,7 @@ import pytest
 
 import taylorjit as tj
 from taylorjit._jit import cache as disk_cache
-from taylorjit._jit.context import jit_context
+from taylorjit._jit.context import jit_context, source_fingerprint
 
 x, y = tj.make_vars("x", "y")
 
@@ -50,14 +50,16 @@ def test_second_process_loads_from_disk(tmp_path):
     second = run_in_fresh_process(tmp_path)
     assert first[0] == "compiled"
     assert second == ("disk", first[1])
-    # the kernel, the runtime library and the array-calling trampoline
-    assert len(list(tmp_path.glob("*.o"))) == 3
+    # the kernel, the runtime library and the array-calling trampoline, and the memo of the
+    # code generator's source fingerprint
+    assert len(list(tmp_path.glob("*.o"))) == 4
+    assert len(list(tmp_path.glob("fingerprint-*.o"))) == 1
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "flip_byte"])
 def test_corrupt_cache_file_is_recompiled(tmp_path, damage):
     origin, values = run_in_fresh_process(tmp_path)
-    for obj in tmp_path.glob("*.o"):  # the kernel, the runtime library, the trampoline
+    for obj in tmp_path.glob("*.o"):  # the kernel, the runtime library, the trampoline, the memo
         data = obj.read_bytes()
         if damage == "truncate":
             obj.write_bytes(data[: len(data) // 2])
@@ -107,3 +109,30 @@ def test_unwritable_cache_directory_is_not_an_error(tmp_path, monkeypatch):
     cf = tj.cfunc([x * 3.5 + y * 1.25], vars=[x, y])
     assert cf([2.0, 4.0])[0] == 12.0
     assert disk_cache.load("0" * 64) is None
+
+
+def test_source_fingerprint_is_memoised_and_follows_edits(tmp_path, monkeypatch):
+    # the hash of the code generator's sources is kept in the disk cache under a stamp of names,
+    # sizes and modification times: a hit gives the same value, an edit a new one
+    monkeypatch.setenv("TAYLORJIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TAYLORJIT_CACHE", raising=False)
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    a = src / "a.py"
+    a.write_text("x = 1\n")
+    (src / "pkg" / "b.py").write_text("y = 2\n")
+    (src / "notes.txt").write_text("not a source file")
+    first = source_fingerprint(src)
+    assert any(p.name.startswith("fingerprint-") for p in (tmp_path / "cache").iterdir())
+    assert source_fingerprint(src) == first
+    (src / "notes.txt").write_text("still not a source file, now longer")
+    assert source_fingerprint(src) == first
+    mtime = a.stat().st_mtime_ns
+    a.write_text("x = 3\n")  # same size, other content, a later modification time
+    os.utime(a, ns=(mtime + 10**9, mtime + 10**9))
+    edited = source_fingerprint(src)
+    assert edited != first
+    monkeypatch.setenv("TAYLORJIT_CACHE", "0")  # no memo: computed from the contents
+    assert source_fingerprint(src) == edited
+    a.write_text("x = 1\n")
+    assert source_fingerprint(src) == first
