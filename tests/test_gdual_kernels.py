@@ -202,3 +202,38 @@ def test_univariate_kernel_with_the_public_errstate(monkeypatch):
         warnings.simplefilter("error")
         out = kernel(x._c)
     np.testing.assert_array_equal(out, gdual_module._apply_general("log", (x,))._c)
+
+
+# --------------------------------------------------------------------------------------------
+# the cheap paths of construction and arithmetic with numbers: the same arrays as the general ones
+
+
+@pytest.mark.parametrize("order", [0, 1, 4])
+def test_float_variable_equals_the_general_constructor(order):
+    fast_variable = tj.gdual(0.3, "x", order)
+    general = tj.gdual(np.float64(0.3), "x", order)  # (not a float: the general path)
+    assert type(general._c) is type(fast_variable._c)
+    assert fast_variable._c.dtype == general._c.dtype and fast_variable._c.shape == general._c.shape
+    assert (fast_variable._symbols, fast_variable._order, fast_variable._nz) == (
+        general._symbols, general._order, general._nz)
+    np.testing.assert_array_equal(fast_variable._c, general._c)
+
+
+@pytest.mark.parametrize("number", [2.5, -3, 0, 2**53, -(2**53), 2**53 + 1, np.float64(0.1), True])
+def test_arithmetic_with_plain_numbers_equals_arithmetic_with_arrays(number):
+    g = tj.sin(tj.gdual(0.3, "x", 3)) * tj.gdual(-0.7, "y", 3)
+    value = np.asarray(number).astype(float)  # what the general path computes with
+    np.testing.assert_array_equal((g + number)._c, np.concatenate([[g._c[0] + value], g._c[1:]]))
+    np.testing.assert_array_equal((number * g)._c, g._c * value)
+    if number:
+        np.testing.assert_array_equal((g / number)._c, g._c / value)
+
+
+def test_two_operand_alignment_equals_the_general_one():
+    x, y = tj.gdual(0.3, "x", 4), tj.gdual(-0.7, "y", 3)
+    coeffs, symbols, order = tj.gdual._align([x, y])
+    # (a third operand that changes nothing takes the general path)
+    general, symbols3, order3 = tj.gdual._align([x, y, x])
+    assert (symbols, order) == (symbols3, order3) == (("dx", "dy"), 3)
+    for c, ref in zip(coeffs, general, strict=False):
+        np.testing.assert_array_equal(c, ref)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -74,6 +74,15 @@ class gdual:  # noqa: N801 - pyaudi's name
     __slots__ = ("_c", "_symbols", "_order", "_nz")
 
     def __init__(self, x0: Any, symbol: str | None = None, order: int | None = None) -> None:
+        if type(x0) is float and type(symbol) is str and symbol and type(order) is int and order >= 0:
+            # NOTE: the common case, a float variable, without the checks of the general case
+            # below (the same array): 0.4 instead of 1.4 us.
+            c = np.zeros(order + 1)
+            c[0] = x0
+            if order >= 1:
+                c[1] = 1.0
+            self._c, self._symbols, self._order, self._nz = c, ("d" + symbol,), order, 0b11
+            return
         values = _as_values(x0)
         if symbol is None:
             if order is not None:
@@ -157,19 +166,25 @@ class gdual:  # noqa: N801 - pyaudi's name
         if self._order is None:  # a constant
             out = np.zeros((basis(len(symbols), order).ncoef, *c.shape[1:]))
             out[0] = c[0]
+        elif symbols == self._symbols:
+            # truncation: a prefix, by degree
+            out = c if order == self._order else c[: basis(len(symbols), order).ncoef]
         else:
-            c = c[: basis(len(self._symbols), order).ncoef]  # truncation: a prefix, by degree
-            if symbols != self._symbols:
-                out = np.zeros((basis(len(symbols), order).ncoef, *c.shape[1:]))
-                out[embedding(self._symbols, symbols, order)] = c
-            else:
-                out = c
+            size, index = _embedding_plan(self._symbols, symbols, order)
+            out = np.zeros((size, *c.shape[1:]))
+            out[index] = c[: len(index)]
         if npoints is not None and out.ndim == 1:
             out = np.repeat(out[:, None], npoints, axis=1)
         return out
 
     @staticmethod
     def _align(items: Sequence[gdual]) -> tuple[list[np.ndarray], tuple[str, ...], int | None]:
+        if len(items) == 2:  # the common case: two scalar (not vectorized, not constant) gduals
+            a, b = items
+            if a._order is not None and b._order is not None and a._c.ndim == b._c.ndim == 1:
+                order = min(a._order, b._order)
+                symbols = _merged_symbols(a._symbols, b._symbols)
+                return [a._embed(symbols, order, None), b._embed(symbols, order, None)], symbols, order
         orders = [g._order for g in items if g._order is not None]
         order = min(orders) if orders else None
         symbols = tuple(sorted(set().union(*(g._symbols for g in items))))
@@ -192,7 +207,7 @@ class gdual:  # noqa: N801 - pyaudi's name
         if isinstance(other, Expr):
             return NotImplemented
         c = self._c.copy()
-        c[0] = c[0] + _as_values(other)
+        c[0] = c[0] + (other if _plain_number(other) else _as_values(other))
         return gdual._make(c, self._symbols, self._order, _union(self._nz, 1))
 
     __radd__ = __add__
@@ -220,7 +235,8 @@ class gdual:  # noqa: N801 - pyaudi's name
                                _sumset(ma, mb, order))
         if isinstance(other, Expr):
             return NotImplemented
-        return gdual._make(self._c * _as_values(other), self._symbols, self._order, self._nz)
+        factor = other if _plain_number(other) else _as_values(other)
+        return gdual._make(self._c * factor, self._symbols, self._order, self._nz)
 
     __rmul__ = __mul__
 
@@ -229,7 +245,8 @@ class gdual:  # noqa: N801 - pyaudi's name
             return _apply("div", (self, other))
         if isinstance(other, Expr):
             return NotImplemented
-        return gdual._make(self._c / _as_values(other), self._symbols, self._order, self._nz)
+        divisor = other if _plain_number(other) else _as_values(other)
+        return gdual._make(self._c / divisor, self._symbols, self._order, self._nz)
 
     def __rtruediv__(self, other: Any) -> gdual:
         return _apply("div", (other, self))
@@ -641,10 +658,36 @@ def _common_npoints(arrays: Sequence[np.ndarray]) -> int | None:
     return sizes.pop() if sizes else None
 
 
+def _plain_number(x: Any) -> bool:
+    """A float, or an int that converts to float exactly: numpy's arithmetic with it is the
+    arithmetic with ``_as_values(x)`` (the same float64 operation), without the conversion.
+
+    NOTE: ``_as_values`` costs 0.35 us: a third of ``2.0 * g`` at (1 variable, order 1).
+    """
+    return type(x) is float or (type(x) is int and -_EXACT_INT <= x <= _EXACT_INT)
+
+
+_EXACT_INT = 2**53
+
+
+@lru_cache(maxsize=1024)
+def _merged_symbols(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    """The sorted union of two symbol sets (cached: 0.6 us to build, 0.1 us to look up)."""
+    return tuple(sorted(set(a).union(b)))
+
+
+@cache
+def _embedding_plan(old: tuple[str, ...], new: tuple[str, ...], order: int) -> tuple[int, np.ndarray]:
+    """``(size, index)``: the basis of ``new`` up to ``order`` has ``size`` monomials, those of
+    ``old`` sit at ``index`` (one look-up instead of three for an embedding)."""
+    return basis(len(new), order).ncoef, embedding(old, new, order)
+
+
 def _union(a: int | None, b: int | None) -> int | None:
     return None if a is None or b is None else a | b
 
 
+@lru_cache(maxsize=4096)
 def _sumset(ma: int, mb: int, order: int | None) -> int | None:
     """Degrees of a product: ``{i + j}`` over the factors' degrees, capped at the order."""
     if order is None:
@@ -800,7 +843,7 @@ def _binary_operands(name: str, args: tuple[Any, ...]
             symbols, order = a._symbols, a._order
             return (name, len(symbols), order, a._nz, b._nz), (a._c, b._c), symbols, order
         order = min(a._order, b._order)
-        symbols = tuple(sorted(set(a._symbols).union(b._symbols)))
+        symbols = _merged_symbols(a._symbols, b._symbols)
         key = (name, len(symbols), order, a._mask(order), b._mask(order))
         return key, (a._embed(symbols, order, None), b._embed(symbols, order, None)), symbols, order
     g = a if isinstance(a, gdual) else b
