@@ -128,10 +128,17 @@ def test_a_number_operand_builds_its_kernel_at_the_second_call(monkeypatch):
 
 def test_kernel_cache_is_bounded(monkeypatch):
     monkeypatch.setattr(gdual_module, "_KERNELS", {})
+    monkeypatch.setattr(gdual_module, "_kernel_statements", 0)
     monkeypatch.setattr(gdual_module, "_KERNEL_CACHE_SIZE", 3)
     for order in range(1, 8):
         tj.exp(tj.gdual(0.3, "x", order))
         assert len(gdual_module._KERNELS) <= 3
+    monkeypatch.setattr(gdual_module, "_KERNEL_CACHE_SIZE", 100)
+    monkeypatch.setattr(gdual_module, "_KERNEL_CACHE_STATEMENTS", 500)  # atan at order 12: ~200
+    for order in range(1, 13):
+        tj.atan(tj.gdual(0.3, "x", order))
+        total = sum(k.statements for k in gdual_module._KERNELS.values())
+        assert total == gdual_module._kernel_statements <= 500
 
 
 def test_out_of_domain_values_are_silent_nan_and_inf():

@@ -199,7 +199,8 @@ def univariate_kernel(root: Expr, order: int, masks: Sequence[int | None]
     callable
         ``kernel(coefficient array of each used slot)``: the result's
         ``order + 1`` coefficients as a float64 array. It runs under
-        ``np.errstate(all="ignore")`` (out-of-domain values give nan, as in numpy).
+        ``np.errstate(all="ignore")`` (out-of-domain values give nan, as in numpy). Its
+        ``statements`` attribute counts the generated statements (a measure of its memory).
     """
     A = SourceAlgebra()
     params: list[str] = []
@@ -215,12 +216,14 @@ def univariate_kernel(root: Expr, order: int, masks: Sequence[int | None]
     with np.errstate(all="ignore"):
         (series,) = expand([root], order, lambda v: blocks[v], A, program=taylor_program([root]))
     outputs = [s if isinstance(s, _Sym) else A.ref(float(s)) for s in series]
-    body = [*unpack, *("    " + line for line in A.lines(series)),
-            f"    return _array(({', '.join(outputs)},))"]
+    lines = A.lines(series)
+    body = [*unpack, *("    " + line for line in lines), f"    return _array(({', '.join(outputs)},))"]
     namespace = {**A.names, "_array": np.array, "_divide": _divide}
     if _QUIET is None:  # numpy < 2: the public context manager, as a decorator
         source = "\n".join([f"def kernel({', '.join(params)}):", *body])
-        return np.errstate(all="ignore")(_compile(source, namespace, root))
+        kernel = np.errstate(all="ignore")(_compile(source, namespace, root))
+        kernel.statements = len(lines)  # type: ignore[attr-defined]
+        return kernel
     set_context, reset_context, ignore = _QUIET
     namespace.update(_set=set_context, _reset=reset_context, _ignore=ignore)
     source = "\n".join([
@@ -231,7 +234,9 @@ def univariate_kernel(root: Expr, order: int, masks: Sequence[int | None]
         "    finally:",
         "        _reset(_token)",
     ])
-    return _compile(source, namespace, root)
+    kernel = _compile(source, namespace, root)
+    kernel.statements = len(lines)  # type: ignore[attr-defined]
+    return kernel
 
 
 def _compile(source: str, namespace: dict[str, Any], root: Expr) -> Callable[..., np.ndarray]:
