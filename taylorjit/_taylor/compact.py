@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from llvmlite import ir
 
 from .._expr import Call, Expr, Num, Par, Time, Var
@@ -35,7 +34,7 @@ from .._primitives.fused import LINCOMB, RECURRENCE_LOWERING, terms
 from .decompose import Decomposition
 from .jet import JET_PARAMS, Operand, TextAlgebra
 
-__all__ = ["CompactLayout", "compact_layout", "compact_jet", "initial_buffer"]
+__all__ = ["CompactLayout", "compact_layout", "compact_jet", "constant_rows"]
 
 
 @dataclass
@@ -352,8 +351,8 @@ class _Emitter:
 def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -> str:
     """Text of ``void @name(tc, pars, t)`` in compact mode (declarations go into ``helpers``).
 
-    The buffer ``tc`` must have ``compact_layout(dec).nrows`` rows, initialised by
-    :func:`initial_buffer`.
+    The buffer ``tc`` must have ``compact_layout(dec).nrows`` rows, with :func:`constant_rows`
+    written (``layout.JetLayout.buffer``).
     """
     layout = compact_layout(dec)
     rows = layout.rows
@@ -449,12 +448,3 @@ def _columns(proto: Call, members: list[Call], rows: dict[int, int], dec: Decomp
         naux = len(dec.forms[id(proto)].aux)
         cols += [[rows[id(dec.forms[id(m)].aux[i])] for m in members] for i in range(naux)]
     return cols
-
-
-def initial_buffer(dec: Decomposition, order: int) -> np.ndarray:
-    """The jet buffer of a compact-mode integrator, with its constant rows written."""
-    layout = compact_layout(dec)
-    buf = np.zeros(layout.nrows * (order + 1))
-    for row, values in constant_rows(dec, layout, order):
-        buf[row * (order + 1): row * (order + 1) + len(values)] = values
-    return buf

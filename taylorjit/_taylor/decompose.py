@@ -13,7 +13,7 @@ their Taylor series over a step come out of the same compiled kernel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .._expr import Call, Expr, Num, Par, Time, Var, as_expr, get_variables, structural_key
@@ -21,7 +21,7 @@ from .._primitives.fused import terms
 from .._primitives.table import TaylorForm, taylor_program
 from .fusion import fuse
 
-__all__ = ["Decomposition", "decompose", "validate_system"]
+__all__ = ["Decomposition", "System", "decompose", "validate_system", "validated_system"]
 
 
 def validate_system(sys: Any) -> tuple[list[Var], list[Expr]]:
@@ -101,7 +101,6 @@ class Decomposition:
     nodes: list[Expr]
     forms: dict[int, TaylorForm]
     npars: int
-    _key: str | None = field(default=None, repr=False)
 
     @property
     def calls(self) -> list[Call]:
@@ -120,13 +119,6 @@ class Decomposition:
         thresholds of compact mode are measured in these units, so fusion changes the code, not
         the choice between the two emitters."""
         return sum(2 * terms(c) - 1 for c in self.calls)
-
-    def key(self) -> str:
-        """A deterministic description of the system (part of the compiled kernel's cache key)."""
-        if self._key is None:
-            roots = [*self.rhs, *self.extra]
-            self._key = repr((structural_key(roots), [v.name for v in self.state], len(self.extra)))
-        return self._key
 
     def __len__(self) -> int:
         return len(self.state) + len(self.calls)
@@ -152,15 +144,39 @@ def _operand(node: Expr, names: dict[int, str]) -> str:
     return names.get(id(node), str(node))
 
 
-def decompose(sys: Any, extra: Sequence[Expr] = (), fuse_linear: bool = True) -> Decomposition:
-    """Validate ``sys`` and decompose it, with the ``extra`` expressions expanded alongside.
+@dataclass(frozen=True)
+class System:
+    """A validated ODE system with its extra expressions, before decomposition."""
 
-    ``fuse_linear``: rewrite chains of linear operations into n-ary nodes first (``fusion.py``);
-    off, the decomposition mirrors the expressions one binary operation per node (tests).
-    """
+    state: list[Var]
+    rhs: list[Expr]
+    extra: list[Expr]
+
+    def key(self) -> str:
+        """A deterministic description (part of compiled kernels' cache keys): the expressions'
+        structure, the state's names, the number of extra expressions. Fusion and decomposition
+        are functions of it, so it stands for the decomposition too, at a tenth of its cost."""
+        return repr((structural_key([*self.rhs, *self.extra]), [v.name for v in self.state],
+                     len(self.extra)))
+
+
+def validated_system(sys: Any, extra: Sequence[Expr] = ()) -> System:
+    """Validate ``sys`` (heyoka's checks) and the ``extra`` expressions' variables."""
     state, rhs = validate_system(sys)
     extra = [as_expr(e) for e in extra]
     check_variables(extra, state, "appears in an event function but is not a state variable")
+    return System(state, rhs, extra)
+
+
+def decompose(sys: Any, extra: Sequence[Expr] = (), fuse_linear: bool = True) -> Decomposition:
+    """Validate ``sys`` and decompose it, with the ``extra`` expressions expanded alongside.
+
+    ``sys`` may be a :class:`System` already validated. ``fuse_linear``: rewrite chains of
+    linear operations into n-ary nodes first (``fusion.py``); off, the decomposition mirrors the
+    expressions one binary operation per node (tests).
+    """
+    system = sys if isinstance(sys, System) else validated_system(sys, extra)
+    state, rhs, extra = system.state, system.rhs, system.extra
     if fuse_linear:
         fused = fuse([*rhs, *extra])
         rhs, extra = fused[:len(rhs)], fused[len(rhs):]

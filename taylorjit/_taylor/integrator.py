@@ -21,10 +21,11 @@ from .._jit.context import CompiledModule, jit_context
 from .._jit.runtime import array_caller, ensure_runtime
 from . import compact
 from .coutput import continuous_output, horner
-from .decompose import Decomposition, decompose
+from .decompose import Decomposition, decompose, validated_system
 from .driver import DV, EV, IV, Code, Flags, StepControl, driver_text
 from .events import Detection, EventSet, check_events, nt_event, t_event
 from .jet import unrolled_jet
+from .layout import JetLayout, cached_layout, store_layout
 from .variational import VariationalMixin, prepare_variational
 
 __all__ = ["taylor_adaptive", "taylor_outcome"]
@@ -125,18 +126,29 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
                  nt_events: Sequence[Any] = ()) -> None:
         sys, state, self._vsys = prepare_variational(sys, state, time=time, pars=pars)
         self._events = EventSet(*check_events(t_events, nt_events), _validated_tol(tol))
-        dec = decompose(sys, self._events.expressions)
-        self._dec = dec
-        self._dim = len(dec.state)
+        self._system = validated_system(sys, self._events.expressions)
+        self._dim = len(self._system.state)
         self._tol = _validated_tol(tol)
         control = StepControl(self._tol)
         self._order = control.order
         self._high_accuracy = bool(high_accuracy)
-        self._compact = (dec.binary_size > COMPACT_THRESHOLD) if compact_mode is None else bool(compact_mode)
+        # The number of terminal events is part of the code (the native test treats their
+        # simple roots differently), not of the decomposition.
+        self._source = repr(("taylor_adaptive", self._system.key(), self._order, control.rhofac,
+                             self._high_accuracy, compact_mode, 1, len(self._events.t_events)))
+        # A cached kernel comes with its layout: then the decomposition waits until asked for.
+        self._dec: Decomposition | None = None
+        layout = cached_layout(self._source)
+        if layout is None:
+            dec = self.decomposition
+            chosen = (dec.binary_size > COMPACT_THRESHOLD) if compact_mode is None else bool(compact_mode)
+            layout = JetLayout.of(dec, self._order, chosen)
+        self._compact = layout.compact
+        self._npars = layout.npars
         self._state = _validated_state(state, self._dim)
         # The kernel reads at least one slot; users see exactly npars values (a view).
-        self._pars = np.zeros(max(dec.npars, 1))
-        self._pars[: dec.npars] = _validated_pars(pars, dec.npars)
+        self._pars = np.zeros(max(layout.npars, 1))
+        self._pars[: layout.npars] = _validated_pars(pars, layout.npars)
         nev = len(self._events)
         self._dv = np.zeros(DV.SIZE + EV.COUNT * nev)
         # The per-event arrays of the native exclusion test, as rows (a view).
@@ -144,13 +156,11 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         self._ev[EV.DIRECTION] = self._events.directions
         self._iv = np.zeros(IV.SIZE, dtype=np.int64)
         self.time = time
-        if self._compact:
-            self._tc = compact.initial_buffer(dec, self._order)
-        else:
-            self._tc = np.zeros((self._dim + len(dec.extra)) * (self._order + 1))
+        self._tc = layout.buffer(self._order)
         self._d_output = np.full(self._dim, np.nan)
         self._empty = np.zeros(1)
         self._module = self._compile(control)
+        store_layout(self._source, layout)
         self._propagate_address = self._module.address(self._module.prefix + "propagate")
         self._jet_address = self._module.address(self._module.prefix + "jet")
         self._call = array_caller(8, 0)
@@ -162,11 +172,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
     # --- compilation -------------------------------------------------------------------------
     def _compile(self, control: StepControl) -> CompiledModule:
         ensure_runtime(1)
-        # The number of terminal events is part of the code (the native test treats their
-        # simple roots differently), not of the decomposition.
-        source = repr(("taylor_adaptive", self._dec.key(), self._order, control.rhofac,
-                       self._high_accuracy, self._compact, 1, len(self._events.t_events)))
-        return jit_context().compile(source, lambda prefix: self._build_ir(prefix, control),
+        return jit_context().compile(self._source, lambda prefix: self._build_ir(prefix, control),
                                      speed_level=1)
 
     def _build_ir(self, prefix: str, control: StepControl) -> str:
@@ -175,9 +181,9 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         helpers.triple = ctx.triple
         helpers.data_layout = ctx.data_layout
         if self._compact:
-            jet = compact.compact_jet(self._dec, self._order, helpers, _JET)
+            jet = compact.compact_jet(self.decomposition, self._order, helpers, _JET)
         else:
-            jet = unrolled_jet(self._dec, self._order, 1, helpers, _JET)
+            jet = unrolled_jet(self.decomposition, self._order, 1, helpers, _JET)
         driver = driver_text(prefix, _JET, self._dim, self._order, control.rhofac,
                              self._high_accuracy, helpers, len(self._events),
                              len(self._events.t_events))
@@ -187,6 +193,8 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
     @property
     def decomposition(self) -> Decomposition:
         """The system as elementary operations (``print`` it to read it)."""
+        if self._dec is None:
+            self._dec = decompose(self._system)
         return self._dec
 
     @property
@@ -253,7 +261,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
     @property
     def pars(self) -> np.ndarray:
         """The runtime parameters (a writable view)."""
-        return self._pars[: self._dec.npars]
+        return self._pars[: self._npars]
 
     @property
     def time(self) -> float:
