@@ -871,10 +871,13 @@ def _binary_operands(name: str, args: tuple[Any, ...]
 def _number_key(x: Any) -> tuple[float] | None:
     """``(float(x),)``, the key of a number operand; None for zeros (``-0.0 == 0.0`` as keys),
     nan (``nan != nan``) and objects that are not numbers (the general path handles them)."""
-    try:
-        v = float(x)
-    except TypeError:
-        return None
+    if type(x) is float:  # (the common case, without the conversion)
+        v = x
+    else:
+        try:
+            v = float(x)
+        except TypeError:
+            return None
     return None if v == 0.0 or v != v else (v,)
 
 
