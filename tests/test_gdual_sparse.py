@@ -69,3 +69,22 @@ def test_functions_skip_zero_blocks_of_their_arguments(fn, points):
         assert g._nz is not None and g._nz != g._basis().full_mask
         dense = tj.gdual._make(g._c, g._symbols, g._order)  # no record: every block used
         np.testing.assert_allclose(fn(g)._c, fn(dense)._c, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize(("nvars", "order"), [(2, 6), (4, 4), (6, 3)])
+def test_packed_and_two_column_pair_tables_give_the_same_products(nvars, order):
+    # Bases of at most 2**16 monomials multiply over packed pairs (P << 16 | Q); larger ones
+    # (e.g. (10, 10)) over two int32 columns: the same sums in the same order.
+    from taylorjit._series.kernels import packed_product_into, product_into
+
+    bs = basis(nvars, order)
+    rng = np.random.default_rng(nvars + order)
+    a, b = rng.uniform(-1, 1, bs.ncoef), rng.uniform(-1, 1, bs.ncoef)
+    for mask_a, mask_b in [(bs.full_mask, bs.full_mask), (0b101, 0b11), (0b10, 0b100)]:
+        packed = packed_product_into(np.empty(bs.ncoef), a, b, bs.packed_product_table(mask_a, mask_b))
+        columns = product_into(np.empty(bs.ncoef), a, b, bs.masked_product_table(mask_a, mask_b))
+        np.testing.assert_allclose(packed, columns, rtol=1e-15, atol=1e-300)
+        pq, starts = bs.packed_product_table(mask_a, mask_b)
+        p, q, _ = bs.masked_product_table(mask_a, mask_b)
+        assert np.array_equal(pq >> 16, p) and np.array_equal(pq & 0xFFFF, q)
+    assert basis(10, 10).packed_product_table(basis(10, 10).full_mask, 1) is None  # 184756 > 2**16

@@ -23,7 +23,7 @@ from .._primitives.series import expand
 from .._primitives.table import taylor_program
 from .algebra import BlockAlgebra
 from .compose import compose_arrays, taylor_shift
-from .kernels import product_into
+from .kernels import packed_product_into, product_into
 from .monomials import basis, embedding
 from .staged import staged_kernel
 from .univariate import univariate_kernel
@@ -713,6 +713,10 @@ def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None,
     mask_a = full if mask_a is None else mask_a
     mask_b = full if mask_b is None else mask_b
     # (gdual coefficient arrays are always C-contiguous float64: no conversion needed)
+    if a.ndim == 1:
+        packed = bs.packed_product_table(mask_a, mask_b)
+        if packed is not None:  # every row is written (rows without pairs get zero)
+            return packed_product_into(np.empty(a.shape), a, b, packed)
     if mask_a == full and mask_b == full:
         return product_into(np.empty(a.shape), a, b, bs.product_table)
     return product_into(np.zeros(a.shape), a, b, bs.masked_product_table(mask_a, mask_b))

@@ -17,7 +17,8 @@ import numpy as np
 from .._jit.context import CompiledModule, jit_context
 from .._jit.runtime import array_caller
 
-__all__ = ["product_into", "run_program", "ACCUMULATE_FUNCTION", "BEGIN", "ACCUMULATE", "TASK_WIDTH"]
+__all__ = ["product_into", "packed_product_into", "run_program", "ACCUMULATE_FUNCTION", "BEGIN", "ACCUMULATE",
+           "TASK_WIDTH"]
 
 # c[r] = init[r] + w * sum_s a[P[s]] * b[Q[s]] (init may be null for zero, or c itself; a target
 # r with no pairs gets init[r]): the product of two
@@ -87,6 +88,52 @@ run:
   call void @taylorjit.series.accumulate(ptr %c, ptr null, ptr %a, ptr %b, ptr %P, ptr %Q,
                                          ptr %starts, i64 %n, double 1.0)
   br label %exit
+exit:
+  ret void
+}
+"""
+
+# The same product over a packed pair table: PQ[s] = P[s] << 16 | Q[s] (bases of at most 2**16
+# monomials): half the table traffic, which bounds large products (see monomials.py).
+_PACKED = """
+define void @{prefix}packed(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %PQ,
+                            ptr noalias %starts, i64 %n) {
+entry:
+  %empty = icmp sle i64 %n, 0
+  br i1 %empty, label %exit, label %r.loop
+r.loop:
+  %r = phi i64 [ 0, %entry ], [ %r.next, %r.end ]
+  %s0.p = getelementptr i64, ptr %starts, i64 %r
+  %s0 = load i64, ptr %s0.p
+  %r.next = add i64 %r, 1
+  %s1.p = getelementptr i64, ptr %starts, i64 %r.next
+  %s1 = load i64, ptr %s1.p
+  %none = icmp sge i64 %s0, %s1
+  br i1 %none, label %r.end, label %s.loop
+s.loop:
+  %s = phi i64 [ %s0, %r.loop ], [ %s.next, %s.loop ]
+  %acc = phi double [ 0.0, %r.loop ], [ %acc.next, %s.loop ]
+  %pq.p = getelementptr i32, ptr %PQ, i64 %s
+  %pq = load i32, ptr %pq.p
+  %p32 = lshr i32 %pq, 16
+  %q32 = and i32 %pq, 65535
+  %p.i = zext i32 %p32 to i64
+  %q.i = zext i32 %q32 to i64
+  %x.p = getelementptr double, ptr %a, i64 %p.i
+  %x = load double, ptr %x.p
+  %y.p = getelementptr double, ptr %b, i64 %q.i
+  %y = load double, ptr %y.p
+  %xy = fmul contract double %x, %y
+  %acc.next = fadd reassoc contract double %acc, %xy
+  %s.next = add i64 %s, 1
+  %more = icmp slt i64 %s.next, %s1
+  br i1 %more, label %s.loop, label %r.end
+r.end:
+  %total = phi double [ 0.0, %r.loop ], [ %acc.next, %s.loop ]
+  %c.p = getelementptr double, ptr %c, i64 %r
+  store double %total, ptr %c.p
+  %r.more = icmp slt i64 %r.next, %n
+  br i1 %r.more, label %r.loop, label %exit
 exit:
   ret void
 }
@@ -264,6 +311,29 @@ def product_into(out: np.ndarray, a: np.ndarray, b: np.ndarray, table: tuple[np.
     vectorized = out.ndim == 2
     _callers[vectorized](out, a, b, table, out.shape[1] if vectorized else 1)
     return out
+
+
+def packed_product_into(out: np.ndarray, a: np.ndarray, b: np.ndarray,
+                        table: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """:func:`product_into` for one point over a packed table ``(PQ, starts)``
+    (``monomials.Basis.packed_product_table``). Returns ``out``."""
+    if not _packed_state:
+        _packed_state["address"] = _compiled(_PACKED, "packed")
+        _packed_state["caller"] = array_caller(5, 1)
+    caller = _packed_state["caller"]
+    pq, starts = table
+    if caller is not None:
+        caller(_packed_state["address"], out, a, b, pq, starts, out.shape[0])
+    else:  # pragma: no cover - only where numpy's array layout could not be verified
+        import ctypes
+
+        fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * 5), ctypes.c_int64)
+        fn(_packed_state["address"])(out.ctypes.data, a.ctypes.data, b.ctypes.data,
+                                     pq.ctypes.data, starts.ctypes.data, out.shape[0])
+    return out
+
+
+_packed_state: dict[str, Any] = {}
 
 
 def _make_caller(vectorized: bool) -> Any:

@@ -102,6 +102,21 @@ class Basis:
             self._masked[key] = self._build_product_table(mask_a, mask_b)
         return self._masked[key]
 
+    def packed_product_table(self, mask_a: int, mask_b: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(PQ, starts)``: :meth:`masked_product_table` with each pair in one uint32
+        (``P << 16 | Q``), or None when the basis has more than 2**16 monomials.
+
+        NOTE: large products are bound by reading the pair table: (6, 10) has 646 646 pairs,
+        5.2 MB in two int32 columns, which no cache holds; packed, half of that, and the
+        product takes 243 us instead of 287 (8, 8): 284 instead of 335)."""
+        if self.ncoef > 1 << 16:
+            return None
+        key = (-1 - mask_a, mask_b)  # the packed form shares the masked tables' cache
+        if key not in self._masked:
+            p, q, starts = self.masked_product_table(mask_a, mask_b)
+            self._masked[key] = ((p.astype(np.uint32) << 16) | q.astype(np.uint32), starts)
+        return self._masked[key]
+
     def _build_product_table(self, mask_a: int, mask_b: int) -> tuple[np.ndarray, ...]:
         ps, qs, rs = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         for k in range(self.order + 1):
