@@ -24,9 +24,9 @@ __all__ = ["product_into", "packed_product_into", "run_program", "ACCUMULATE_FUN
 # r with no pairs gets init[r]): the product of two
 # series (init null, w = 1) and the fused step of a staged recurrence term (see staged.py). The
 # reduction may be reassociated so that it vectorises. ({name} is filled in by each user.)
-ACCUMULATE_FUNCTION = """
+_ACCUMULATE_TEMPLATE = """
 define internal void @{name}(ptr %c, ptr %init, ptr noalias %a, ptr noalias %b,
-                             ptr noalias %P, ptr noalias %Q, ptr noalias %starts, i64 %n,
+                             {pair_params}, ptr noalias %starts, i64 %n,
                              double %w) noinline {
 entry:
   %no.init = icmp eq ptr %init, null
@@ -43,13 +43,7 @@ r.loop:
 s.loop:
   %s = phi i64 [ %s0, %r.loop ], [ %s.next, %s.loop ]
   %acc = phi double [ 0.0, %r.loop ], [ %acc.next, %s.loop ]
-  %p.p = getelementptr i32, ptr %P, i64 %s
-  %p = load i32, ptr %p.p
-  %p.i = sext i32 %p to i64
-  %q.p = getelementptr i32, ptr %Q, i64 %s
-  %q = load i32, ptr %q.p
-  %q.i = sext i32 %q to i64
-  %x.p = getelementptr double, ptr %a, i64 %p.i
+{pair_indices}  %x.p = getelementptr double, ptr %a, i64 %p.i
   %x = load double, ptr %x.p
   %y.p = getelementptr double, ptr %b, i64 %q.i
   %y = load double, ptr %y.p
@@ -78,6 +72,31 @@ exit:
 }
 """
 
+#: Pairs in two int32 columns ``P``, ``Q``.
+_TWO_COLUMNS = ("ptr noalias %P, ptr noalias %Q", """  %p.p = getelementptr i32, ptr %P, i64 %s
+  %p = load i32, ptr %p.p
+  %p.i = sext i32 %p to i64
+  %q.p = getelementptr i32, ptr %Q, i64 %s
+  %q = load i32, ptr %q.p
+  %q.i = sext i32 %q to i64
+""")
+#: Pairs packed in one uint32 column ``PQ[s] = P[s] << 16 | Q[s]`` (bases of at most 2**16
+#: monomials): half the table traffic, which bounds large products (see monomials.py).
+_PACKED_PAIRS = ("ptr noalias %PQ, ptr noalias %unused", """  %pq.p = getelementptr i32, ptr %PQ, i64 %s
+  %pq = load i32, ptr %pq.p
+  %p32 = lshr i32 %pq, 16
+  %q32 = and i32 %pq, 65535
+  %p.i = zext i32 %p32 to i64
+  %q.i = zext i32 %q32 to i64
+""")
+
+
+def _accumulate(pairs: tuple[str, str]) -> str:
+    return _ACCUMULATE_TEMPLATE.replace("{pair_params}", pairs[0]).replace("{pair_indices}", pairs[1])
+
+
+ACCUMULATE_FUNCTION = _accumulate(_TWO_COLUMNS)
+
 _SCALAR = ACCUMULATE_FUNCTION.replace("{name}", "taylorjit.series.accumulate") + """
 define void @{prefix}product(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,
                              ptr noalias %Q, ptr noalias %starts, i64 %n, i64 %npts) {
@@ -93,47 +112,17 @@ exit:
 }
 """
 
-# The same product over a packed pair table: PQ[s] = P[s] << 16 | Q[s] (bases of at most 2**16
-# monomials): half the table traffic, which bounds large products (see monomials.py).
-_PACKED = """
+# The same product over packed pairs (``packed_product_into``).
+_PACKED = _accumulate(_PACKED_PAIRS).replace("{name}", "taylorjit.series.accumulate_packed") + """
 define void @{prefix}packed(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %PQ,
                             ptr noalias %starts, i64 %n) {
 entry:
   %empty = icmp sle i64 %n, 0
-  br i1 %empty, label %exit, label %r.loop
-r.loop:
-  %r = phi i64 [ 0, %entry ], [ %r.next, %r.end ]
-  %s0.p = getelementptr i64, ptr %starts, i64 %r
-  %s0 = load i64, ptr %s0.p
-  %r.next = add i64 %r, 1
-  %s1.p = getelementptr i64, ptr %starts, i64 %r.next
-  %s1 = load i64, ptr %s1.p
-  %none = icmp sge i64 %s0, %s1
-  br i1 %none, label %r.end, label %s.loop
-s.loop:
-  %s = phi i64 [ %s0, %r.loop ], [ %s.next, %s.loop ]
-  %acc = phi double [ 0.0, %r.loop ], [ %acc.next, %s.loop ]
-  %pq.p = getelementptr i32, ptr %PQ, i64 %s
-  %pq = load i32, ptr %pq.p
-  %p32 = lshr i32 %pq, 16
-  %q32 = and i32 %pq, 65535
-  %p.i = zext i32 %p32 to i64
-  %q.i = zext i32 %q32 to i64
-  %x.p = getelementptr double, ptr %a, i64 %p.i
-  %x = load double, ptr %x.p
-  %y.p = getelementptr double, ptr %b, i64 %q.i
-  %y = load double, ptr %y.p
-  %xy = fmul contract double %x, %y
-  %acc.next = fadd reassoc contract double %acc, %xy
-  %s.next = add i64 %s, 1
-  %more = icmp slt i64 %s.next, %s1
-  br i1 %more, label %s.loop, label %r.end
-r.end:
-  %total = phi double [ 0.0, %r.loop ], [ %acc.next, %s.loop ]
-  %c.p = getelementptr double, ptr %c, i64 %r
-  store double %total, ptr %c.p
-  %r.more = icmp slt i64 %r.next, %n
-  br i1 %r.more, label %r.loop, label %exit
+  br i1 %empty, label %exit, label %run
+run:
+  call void @taylorjit.series.accumulate_packed(ptr %c, ptr null, ptr %a, ptr %b, ptr %PQ,
+                                                ptr null, ptr %starts, i64 %n, double 1.0)
+  br label %exit
 exit:
   ret void
 }
