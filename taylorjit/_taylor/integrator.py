@@ -139,6 +139,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         # A cached kernel comes with its layout: then the decomposition waits until asked for.
         self._dec: Decomposition | None = None
         layout = cached_layout(self._source)
+        fresh_layout = layout is None
         if layout is None:
             dec = self.decomposition
             chosen = (dec.binary_size > COMPACT_THRESHOLD) if compact_mode is None else bool(compact_mode)
@@ -160,7 +161,8 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         self._d_output = np.full(self._dim, np.nan)
         self._empty = np.zeros(1)
         self._module = self._compile(control)
-        store_layout(self._source, layout)
+        if fresh_layout:  # after the compilation: a failed one leaves no layout behind
+            store_layout(self._source, layout)
         self._propagate_address = self._module.address(self._module.prefix + "propagate")
         self._jet_address = self._module.address(self._module.prefix + "jet")
         self._call = array_caller(8, 0)
