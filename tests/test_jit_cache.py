@@ -136,3 +136,32 @@ def test_source_fingerprint_is_memoised_and_follows_edits(tmp_path, monkeypatch)
     assert source_fingerprint(src) == edited
     a.write_text("x = 1\n")
     assert source_fingerprint(src) == first
+
+
+INTEGRATOR_SCRIPT = """
+import numpy as np, taylorjit as tj
+from taylorjit._jit import runtime
+x, y, z = tj.make_vars("x", "y", "z")
+lorenz = [(x, 10.0 * (y - x)), (y, x * (28.0 - z) - y), (z, x * y - 8.0 / 3.0 * z)]
+ta = tj.taylor_adaptive(lorenz, [1.0, 1.0, 1.0])
+ta.propagate_until(1.0)
+polynomial_only = sorted(runtime._loaded)
+tb = tj.taylor_adaptive([(x, y), (y, -tj.sin(x)), (z, 0.0 * z)], [0.5, 0.0, 0.0])
+tb.propagate_until(1.0)
+print(polynomial_only, sorted(runtime._loaded), repr(ta.state.tolist() + tb.state.tolist()))
+"""
+
+
+def test_integrators_load_the_runtime_library_only_when_they_call_it(tmp_path):
+    # a cached integrator whose system uses no library function (Lorenz) is built without
+    # loading the runtime library; the pendulum's sine needs it, and gets it
+    environment = {**os.environ, "TAYLORJIT_CACHE_DIR": str(tmp_path)}
+    environment.pop("TAYLORJIT_CACHE", None)
+    src = Path(__file__).resolve().parents[1]
+    environment["PYTHONPATH"] = os.pathsep.join([str(src), environment.get("PYTHONPATH", "")])
+    runs = [subprocess.run([sys.executable, "-c", INTEGRATOR_SCRIPT], env=environment,
+                           capture_output=True, text=True, timeout=120, check=True).stdout.split(" ", 2)
+            for _ in range(2)]
+    for before, after, _ in runs:
+        assert before == "[]" and after == "[1]"
+    assert runs[0][2] == runs[1][2]  # compiled, then loaded from disk: the same states

@@ -146,6 +146,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
             layout = JetLayout.of(dec, self._order, chosen)
         self._compact = layout.compact
         self._npars = layout.npars
+        self._needs_runtime = layout.runtime
         self._state = _validated_state(state, self._dim)
         # The kernel reads at least one slot; users see exactly npars values (a view).
         self._pars = np.zeros(max(layout.npars, 1))
@@ -173,7 +174,8 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
 
     # --- compilation -------------------------------------------------------------------------
     def _compile(self, control: StepControl) -> CompiledModule:
-        ensure_runtime(1)
+        if self._needs_runtime:  # its symbols must be known before the kernel is linked
+            ensure_runtime(1)
         return jit_context().compile(self._source, lambda prefix: self._build_ir(prefix, control),
                                      speed_level=1)
 

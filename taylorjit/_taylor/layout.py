@@ -17,6 +17,7 @@ import numpy as np
 
 from .._jit import cache as disk_cache
 from .._jit.context import jit_context
+from .._jit.lower import in_runtime
 from . import compact
 from .decompose import Decomposition
 
@@ -35,15 +36,19 @@ class JetLayout:
     nrows: int
     #: ``(row, leading coefficients)`` written once into the buffer (numbers, time's slope).
     constants: tuple[tuple[int, tuple[float, ...]], ...]
+    #: Whether the kernel calls the runtime library (sin, exp, pow...): a system without such
+    #: functions is built without loading it (1 ms of a new process).
+    runtime: bool = True
 
     @classmethod
     def of(cls, dec: Decomposition, order: int, compact_mode: bool) -> JetLayout:
         """The layout of ``dec`` emitted at ``order`` (compact or not)."""
+        runtime = any(in_runtime(c.prim) for c in dec.calls)
         if compact_mode:
             lay = compact.compact_layout(dec)
             constants = tuple((row, tuple(values)) for row, values in compact.constant_rows(dec, lay, order))
-            return cls(True, dec.npars, lay.nrows, constants)
-        return cls(False, dec.npars, len(dec.state) + len(dec.extra), ())
+            return cls(True, dec.npars, lay.nrows, constants, runtime)
+        return cls(False, dec.npars, len(dec.state) + len(dec.extra), (), runtime)
 
     def buffer(self, order: int) -> np.ndarray:
         """A fresh jet buffer with the constant rows written."""
@@ -54,13 +59,14 @@ class JetLayout:
         return buf
 
     def to_bytes(self) -> bytes:  # noqa: D102
-        return json.dumps([self.compact, self.npars, self.nrows, self.constants]).encode()
+        return json.dumps([self.compact, self.npars, self.nrows, self.constants, self.runtime]).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> JetLayout:  # noqa: D102
-        is_compact, npars, nrows, constants = json.loads(data)
+        is_compact, npars, nrows, constants, runtime = json.loads(data)
         return cls(bool(is_compact), int(npars), int(nrows),
-                   tuple((int(row), tuple(float(v) for v in values)) for row, values in constants))
+                   tuple((int(row), tuple(float(v) for v in values)) for row, values in constants),
+                   bool(runtime))
 
 
 def _key(source: str) -> str:
