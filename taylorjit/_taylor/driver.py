@@ -175,11 +175,19 @@ def horner_text(name: str, dim: int, order: int, compensated: bool) -> str:
     so the result is as accurate as if computed in twice the precision (``high_accuracy``).
     """
     s = order + 1
-    lines = [f"define internal i1 @{name}(ptr noalias %tc, double %h, ptr noalias %out) {{",
-             "entry:", "  br label %loop", "loop:",
-             "  %i = phi i64 [ 0, %entry ], [ %i.next, %loop ]",
-             "  %ok = phi i1 [ true, %entry ], [ %ok.next, %loop ]",
-             f"  %row = mul i64 %i, {s}"]
+    lines = [f"define internal i1 @{name}(ptr noalias %tc, double %h, ptr noalias %out) {{", "entry:"]
+    groups = 0 if compensated else dim // _HORNER_LANES
+    first, ok0, pre = 0, "true", "entry"
+    if groups:
+        lines += _horner_lanes(groups, order)
+        first, ok0, pre = groups * _HORNER_LANES, "%vok.next", "vdone"
+        if first == dim:
+            lines += ["  ret i1 %vok.next", "}"]
+            return "\n".join(lines)
+    lines += ["  br label %loop", "loop:",
+              f"  %i = phi i64 [ {first}, %{pre} ], [ %i.next, %loop ]",
+              f"  %ok = phi i1 [ {ok0}, %{pre} ], [ %ok.next, %loop ]",
+              f"  %row = mul i64 %i, {s}"]
     for k in range(order + 1):
         lines += [f"  %o{k} = add i64 %row, {k}",
                   f"  %p{k} = getelementptr double, ptr %tc, i64 %o{k}",
@@ -220,6 +228,53 @@ def horner_text(name: str, dim: int, order: int, compensated: bool) -> str:
               "  br i1 %more, label %loop, label %done",
               "done:", "  ret i1 %ok.next", "}"]
     return "\n".join(lines)
+
+
+#: Rows evaluated together by the plain Horner scheme (one SIMD value per group of rows).
+_HORNER_LANES = 4
+
+
+def _horner_lanes(groups: int, order: int) -> list[str]:
+    """IR of the plain Horner scheme on ``groups`` groups of ``_HORNER_LANES`` rows at once.
+
+    NOTE: one row's scheme is a chain of ``order`` dependent products and sums; lanes run four
+    chains in the latency of one (the same operations on each value: results identical).
+    Leaves ``%vok.next`` (all finite) in block ``vdone``.
+    """
+    w, s = _HORNER_LANES, order + 1
+    vt = f"<{w} x double>"
+    lines = [f"  %hv0 = insertelement {vt} poison, double %h, i64 0",
+             f"  %hv = shufflevector {vt} %hv0, {vt} poison, <{w} x i32> zeroinitializer",
+             "  br label %vloop", "vloop:",
+             "  %g = phi i64 [ 0, %entry ], [ %g.next, %vloop ]",
+             "  %vok = phi i1 [ true, %entry ], [ %vok.next, %vloop ]",
+             f"  %vfirst = mul i64 %g, {w}"]
+    for lane in range(w):
+        lines += [f"  %vrow{lane} = add i64 %vfirst, {lane}",
+                  f"  %vbase{lane} = mul i64 %vrow{lane}, {s}"]
+    for k in range(s):
+        prev = "poison"
+        for lane in range(w):
+            lines += [f"  %vo{k}.{lane} = add i64 %vbase{lane}, {k}",
+                      f"  %vp{k}.{lane} = getelementptr double, ptr %tc, i64 %vo{k}.{lane}",
+                      f"  %vx{k}.{lane} = load double, ptr %vp{k}.{lane}, align 8",
+                      f"  %vc{k}.{lane} = insertelement {vt} {prev}, double %vx{k}.{lane}, i64 {lane}"]
+            prev = f"%vc{k}.{lane}"
+    acc = f"%vc{order}.{w - 1}"
+    for k in range(order - 1, -1, -1):
+        lines += [f"  %vm{k} = fmul {vt} {acc}, %hv", f"  %vs{k} = fadd {vt} %vm{k}, %vc{k}.{w - 1}"]
+        acc = f"%vs{k}"
+    lines += ["  %vdst = getelementptr double, ptr %out, i64 %vfirst",
+              f"  store {vt} {acc}, ptr %vdst, align 8",
+              f"  %vd = fsub {vt} {acc}, {acc}",
+              f"  %vfin = fcmp oeq {vt} %vd, zeroinitializer",
+              f"  %vbits = bitcast <{w} x i1> %vfin to i{w}",
+              f"  %vall = icmp eq i{w} %vbits, -1",
+              "  %vok.next = and i1 %vok, %vall",
+              "  %g.next = add i64 %g, 1",
+              f"  %vmore = icmp slt i64 %g.next, {groups}",
+              "  br i1 %vmore, label %vloop, label %vdone", "vdone:"]
+    return lines
 
 
 def _tree_sum(lines: list[str], terms: list[str], tag: str) -> str:
