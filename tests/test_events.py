@@ -458,8 +458,12 @@ def test_backward_direction_filter():  # heyoka "nt dir test"
     ta.propagate_until(0.0)
     assert all(d == 1 for _, d in fwd + bwd)
     assert len(fwd) == 10 and fwd[0] == (0.0, 1)
-    # backward the crossing at t = 0 is the end of the last step: not in (0, 20]
-    assert [t for t, _ in bwd] == pytest.approx([t for t, _ in reversed(fwd[1:])], rel=1e-13)
+    # backward, the crossing at t = 0 is the end of the last step: not in (0, 20]. The round
+    # trip leaves v(0) within rounding of zero, so the computed root may land a few 1e-17 inside
+    # the step (then it is reported): ambiguous at this scale, and nothing else may differ.
+    inside = [t for t, _ in bwd if abs(t) > 1e-15]
+    assert len(bwd) - len(inside) <= 1
+    assert inside == pytest.approx([t for t, _ in reversed(fwd[1:])], rel=1e-13)
 
 
 def test_event_at_the_final_time_is_reported_by_the_next_call():
