@@ -813,8 +813,9 @@ def test_a_cached_integrator_decomposes_only_when_asked(compact, monkeypatch):
 
 @pytest.mark.parametrize("dim", [1, 3, 4, 5, 8, 11])
 def test_the_state_update_is_the_plain_horner_scheme_bit_for_bit(dim):
-    # The native update evaluates rows four at a time in SIMD lanes (then the remainder one by
-    # one): the same IEEE operations per row as numpy's Horner scheme, so equal to the last bit.
+    # The native update evaluates rows four at a time in SIMD lanes (the last group's spare lanes
+    # repeat the last row): the same IEEE operations per row as numpy's Horner scheme, so equal
+    # to the last bit.
     xs = [tj.make_vars(f"u{i}") for i in range(dim)]
     sys = [(xs[i], tj.sin(xs[(i + 1) % dim]) + 0.5 * xs[i] * xs[(i + 2) % dim]) for i in range(dim)]
     ta = tj.taylor_adaptive(sys, [0.1 * (i + 1) for i in range(dim)], tol=1e-12)
@@ -824,3 +825,31 @@ def test_the_state_update_is_the_plain_horner_scheme_bit_for_bit(dim):
         tc = ta.tc.copy()
         assert tc[:, 0].tolist() == before.tolist()
         assert ta.state.tolist() == horner(tc, ta.last_h).tolist()
+
+
+def test_one_native_loop_serves_integrators_of_any_size(monkeypatch):
+    # The propagation loop reads the dimension, order and event count at run time: integrators
+    # of different sizes, with and without events, share it, interleaved, and each gives what
+    # it gives alone.
+    monkeypatch.setenv("TAYLORJIT_CACHE", "0")
+    x, v = tj.make_vars("x", "v")
+    pend = [(x, v), (v, -9.8 * tj.sin(x))]
+    line = [(x, 1.0)]
+
+    def build():
+        return [tj.taylor_adaptive(pend, [1.3, 0.0]),
+                tj.taylor_adaptive(line, [0.0], tol=1e-6),
+                tj.taylor_adaptive(pend, [0.3, 0.0], high_accuracy=True,
+                                   nt_events=[tj.nt_event(v, lambda ta, t, d: None)])]
+
+    alone = []
+    for ta in build():
+        for _ in range(30):
+            ta.step()
+        alone.append((ta.time, ta.state.tolist()))
+    together = build()
+    assert len({ta._propagate_address for ta in together}) == 1
+    for _ in range(30):
+        for ta in together:
+            ta.step()
+    assert [(ta.time, ta.state.tolist()) for ta in together] == alone

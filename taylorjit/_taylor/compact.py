@@ -342,14 +342,15 @@ class _Emitter:
         for i, part in enumerate(self.parts):
             out += [f"define internal void @\"{self.name}.part{i}\"({params}) noinline {{", "entry:", part,
                     "  ret void", "}"]
-        out += [f"define internal void @\"{self.name}\"({params}) {{", "entry:"]
+        out += [f"define void @\"{self.name}\"({params}) {{", "entry:"]
         out += [f'  call void @"{self.name}.part{i}"({args})' for i in range(len(self.parts))]
         out += ["  ret void", "}"]
         return "\n".join(out)
 
 
 def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -> str:
-    """Text of ``void @name(tc, pars, t)`` in compact mode (declarations go into ``helpers``).
+    """Text of ``void @name(tc, pars, t)`` in compact mode (declarations go into ``helpers``;
+    exported: ``name`` must be unique to the module, e.g. carry its symbol prefix).
 
     The buffer ``tc`` must have ``compact_layout(dec).nrows`` rows, with :func:`constant_rows`
     written (``layout.JetLayout.buffer``).

@@ -22,7 +22,7 @@ from .._jit.runtime import array_caller, ensure_runtime
 from . import compact
 from .coutput import continuous_output, horner
 from .decompose import Decomposition, decompose, validated_system
-from .driver import DV, EV, IV, Code, Flags, StepControl, driver_text
+from .driver import DV, EV, IV, Code, Flags, StepControl, kernel_text, native_driver
 from .events import Detection, EventSet, check_events, nt_event, t_event
 from .jet import unrolled_jet
 from .layout import JetLayout, cached_layout, store_layout
@@ -31,7 +31,7 @@ from .variational import VariationalMixin, prepare_variational
 __all__ = ["taylor_adaptive", "taylor_outcome"]
 
 _EPS = float(np.finfo(float).eps)
-_JET = "taylorjit.jet"
+_JET = "jet_core"  # the jet's symbol, after the module's prefix
 # LLVM pipelines (JitContext.compile's speed levels). NOTE: an unrolled jet is straight-line
 # code the generator has already simplified; LLVM's O1 passes found nothing to gain in it, and
 # the code generator alone gave steps as fast or faster (Lorenz 176 -> 166 ns, pendulum 181 ->
@@ -142,8 +142,8 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         self._high_accuracy = bool(high_accuracy)
         # The number of terminal events is part of the code (the native test treats their
         # simple roots differently), not of the decomposition.
-        self._source = repr(("taylor_adaptive", self._system.key(), self._order, control.rhofac,
-                             self._high_accuracy, compact_mode, 1, len(self._events.t_events)))
+        self._source = repr(("taylor_adaptive", self._system.key(), self._order, compact_mode, 1,
+                             len(self._events.t_events)))
         # A cached kernel comes with its layout: then the decomposition waits until asked for.
         self._dec: Decomposition | None = None
         layout = cached_layout(self._source)
@@ -169,11 +169,19 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         self._tc = layout.buffer(self._order)
         self._d_output = np.full(self._dim, np.nan)
         self._empty = np.zeros(1)
-        self._module = self._compile(control)
+        self._module = self._compile()
         if fresh_layout:  # after the compilation: a failed one leaves no layout behind
             store_layout(self._source, layout)
-        self._propagate_address = self._module.address(self._module.prefix + "propagate")
-        self._jet_address = self._module.address(self._module.prefix + "jet")
+        # The loop is shared by all integrators; it finds this one's code and sizes in the
+        # control blocks.
+        self._driver, self._propagate_address = native_driver()
+        prefix = self._module.prefix
+        self._iv[[IV.DIM, IV.ORDER, IV.NEV, IV.COMPENSATED, IV.JET, IV.EXCLUSION]] = [
+            self._dim, self._order, nev, self._high_accuracy, self._module.address(prefix + _JET),
+            self._module.address(prefix + "exclusion") if nev else 0]
+        self._dv[[DV.RHOFAC, DV.INV_P, DV.INV_PM1]] = [control.rhofac, 1.0 / self._order,
+                                                       1.0 / (self._order - 1)]
+        self._jet_address = self._module.address(prefix + "jet")
         self._call = array_caller(8, 0)
         self._call_jet = array_caller(3, 0)
         # What the state, time and parameters were when native code last returned: event signs
@@ -181,25 +189,25 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         self._seen = (self._state.copy(), self._dv[:2].copy(), self._pars.copy())
 
     # --- compilation -------------------------------------------------------------------------
-    def _compile(self, control: StepControl) -> CompiledModule:
+    def _compile(self) -> CompiledModule:
         if self._needs_runtime:  # its symbols must be known before the kernel is linked
             ensure_runtime(1)
-        return jit_context().compile(self._source, lambda prefix: self._build_ir(prefix, control),
+        return jit_context().compile(self._source, self._build_ir,
                                      speed_level=_COMPACT_SPEED if self._compact else _UNROLLED_SPEED)
 
-    def _build_ir(self, prefix: str, control: StepControl) -> str:
+    def _build_ir(self, prefix: str) -> str:
         ctx = jit_context()
         helpers = ir.Module(name="taylorjit.taylor_adaptive")
         helpers.triple = ctx.triple
         helpers.data_layout = ctx.data_layout
+        jet = prefix + _JET
         if self._compact:
-            jet = compact.compact_jet(self.decomposition, self._order, helpers, _JET)
+            code = compact.compact_jet(self.decomposition, self._order, helpers, jet)
         else:
-            jet = unrolled_jet(self.decomposition, self._order, 1, helpers, _JET)
-        driver = driver_text(prefix, _JET, self._dim, self._order, control.rhofac,
-                             self._high_accuracy, helpers, len(self._events),
-                             len(self._events.t_events))
-        return "\n".join([str(helpers), jet, driver])
+            code = unrolled_jet(self.decomposition, self._order, 1, helpers, jet)
+        rest = kernel_text(prefix, jet, self._dim, self._order, helpers, len(self._events),
+                           len(self._events.t_events))
+        return "\n".join([str(helpers), code, rest])
 
     # --- configuration -----------------------------------------------------------------------
     @property

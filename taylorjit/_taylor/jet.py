@@ -142,7 +142,8 @@ def _ieee_divide(x: float, y: float) -> float:
 
 
 def unrolled_jet(dec: Decomposition, order: int, width: int, helpers: ir.Module, name: str) -> str:
-    """Text of ``void @name(tc, pars, t)``: the fully unrolled jet of ``dec`` to ``order``.
+    """Text of ``void @name(tc, pars, t)``: the fully unrolled jet of ``dec`` to ``order``
+    (exported: ``name`` must be unique to the module, e.g. carry its symbol prefix).
 
     ``helpers`` receives the declarations the order-0 values need (runtime library functions,
     intrinsics). Extra expressions (``dec.extra``) get rows after the state, to order ``p``.
@@ -190,7 +191,7 @@ def unrolled_jet(dec: Decomposition, order: int, width: int, helpers: ir.Module,
             body.store(A.operand(series[id(f)][k]), slot(nstate + r, k))
     vtype = body.vtype
     params = JET_PARAMS.format(vtype=vtype)
-    return "\n".join([f"define internal void @{name}({params}) {{", "entry:", body.text(),
+    return "\n".join([f"define void @{name}({params}) {{", "entry:", body.text(),
                       "  ret void", "}"])
 
 
