@@ -50,16 +50,18 @@ def test_second_process_loads_from_disk(tmp_path):
     second = run_in_fresh_process(tmp_path)
     assert first[0] == "compiled"
     assert second == ("disk", first[1])
-    # the kernel, the runtime library and the array-calling trampoline, and the memo of the
-    # code generator's source fingerprint
-    assert len(list(tmp_path.glob("*.o"))) == 4
+    # the kernel, the runtime library and the array-calling trampolines, the memo of the code
+    # generator's source fingerprint, and (where the kernel has boot ids) of the host's CPU
+    hosts = len(list(tmp_path.glob("host-*.o")))
+    assert hosts == int(os.path.exists("/proc/sys/kernel/random/boot_id"))
+    assert len(list(tmp_path.glob("*.o"))) == 4 + hosts
     assert len(list(tmp_path.glob("fingerprint-*.o"))) == 1
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "flip_byte"])
 def test_corrupt_cache_file_is_recompiled(tmp_path, damage):
     origin, values = run_in_fresh_process(tmp_path)
-    for obj in tmp_path.glob("*.o"):  # the kernel, the runtime library, the trampoline, the memo
+    for obj in tmp_path.glob("*.o"):  # the kernel, the runtime library, trampolines, memos
         data = obj.read_bytes()
         if damage == "truncate":
             obj.write_bytes(data[: len(data) // 2])
@@ -165,3 +167,22 @@ def test_integrators_load_the_runtime_library_only_when_they_call_it(tmp_path):
     for before, after, _ in runs:
         assert before == "[]" and after == "[1]"
     assert runs[0][2] == runs[1][2]  # compiled, then loaded from disk: the same states
+
+
+def test_host_description_is_llvms_and_its_memo_is_checked(cache_dir, monkeypatch):
+    # The CPU's name and features (part of every cache key) are kept per boot: what comes back
+    # is what LLVM says, and a damaged memo is asked again, never trusted.
+    import llvmlite.binding as llvm
+
+    from taylorjit._jit import context
+
+    truth = (llvm.get_process_triple(), llvm.get_host_cpu_name(),
+             llvm.get_host_cpu_features().flatten())
+    assert context._host_description() == truth
+    assert context._host_description() == truth  # from the memo, where there is one
+    for memo in cache_dir.glob("host-*.o"):
+        key = memo.name[:-2]
+        disk_cache.store(key, b"x86_64-unknown-linux-gnu\nnot-this-cpu")  # a well-formed file
+        assert context._host_description() == truth
+    monkeypatch.setattr(context, "_BOOT_ID", str(cache_dir / "no-such-file"))
+    assert context._host_description() == truth  # no boot id: LLVM is asked every time

@@ -83,6 +83,39 @@ def _data_pointer_offset() -> int | None:
     return None
 
 
+#: The callers taylorjit's own kernels use (arrays, ints): one module holds them all, so a new
+#: process loads one object for them, not one each.
+_COMMON_CALLERS = ((8, 0), (3, 0), (2, 0), (4, 3), (5, 1), (6, 2), (7, 0), (9, 4))
+
+
+def _caller_name(narrays: int, nints: int) -> str:
+    return f"call{narrays}x{nints}"
+
+
+def _caller_ir(prefix: str, offset: int, shapes: tuple[tuple[int, int], ...]) -> str:
+    """One trampoline per ``(narrays, nints)`` in ``shapes`` (see :func:`array_caller`)."""
+    out = []
+    for narrays, nints in shapes:
+        names = [f"a{i}" for i in range(narrays)]
+        ints = [f"i{i}" for i in range(nints)]
+        params = ", ".join(["ptr %fn"] + [f"ptr %{n}" for n in names] + [f"i64 %{n}" for n in ints])
+        lines = [f"define void @{prefix}{_caller_name(narrays, nints)}({params}) {{"]
+        for name in names:
+            lines += [f"  %{name}.field = getelementptr i8, ptr %{name}, i64 {offset}",
+                      f"  %{name}.data = load ptr, ptr %{name}.field, align 8"]
+        args = ", ".join([f"ptr %{n}.data" for n in names] + [f"i64 %{n}" for n in ints])
+        out += [*lines, f"  call void %fn({args})", "  ret void", "}"]
+    return "\n".join(out)
+
+
+def _callers_module(offset: int, shapes: tuple[tuple[int, int], ...]) -> CompiledModule:
+    module = jit_context().compile(repr(("array-callers", offset, shapes)),
+                                   lambda prefix: _caller_ir(prefix, offset, shapes),
+                                   speed_level=1)
+    _loaded_callers.append(module)  # kept for the life of the process: the callers call into it
+    return module
+
+
 @cache
 def array_caller(narrays: int = 4, nints: int = 3) -> Callable[..., None] | None:
     """``call(address, *arrays, *ints)``: call a native function with numpy arrays.
@@ -96,23 +129,11 @@ def array_caller(narrays: int = 4, nints: int = 3) -> Callable[..., None] | None
     offset = _data_pointer_offset()
     if offset is None:
         return None
-    names = [f"a{i}" for i in range(narrays)]
-    ints = [f"i{i}" for i in range(nints)]
-    params = ", ".join(["ptr %fn"] + [f"ptr %{n}" for n in names] + [f"i64 %{n}" for n in ints])
-    lines = [f"define void @{{prefix}}call({params}) {{"]
-    for name in names:
-        lines += [f"  %{name}.field = getelementptr i8, ptr %{name}, i64 {offset}",
-                  f"  %{name}.data = load ptr, ptr %{name}.field, align 8"]
-    args = ", ".join([f"ptr %{n}.data" for n in names] + [f"i64 %{n}" for n in ints])
-    lines += [f"  call void %fn({args})", "  ret void", "}"]
-    template = "\n".join(lines)
-    module = jit_context().compile(repr(("array-caller", offset, narrays, nints)),
-                                   lambda prefix: template.replace("{prefix}", prefix),
-                                   speed_level=1)
-    _loaded_callers.append(module)
+    shapes = _COMMON_CALLERS if (narrays, nints) in _COMMON_CALLERS else ((narrays, nints),)
+    module = _callers_module(offset, shapes)
     fn_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, *([ctypes.py_object] * narrays),
                                *([ctypes.c_int64] * nints))
-    return fn_type(module.address(module.prefix + "call"))
+    return fn_type(module.address(module.prefix + _caller_name(narrays, nints)))
 
 
 _loaded_callers: list[CompiledModule] = []
