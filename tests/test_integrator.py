@@ -811,11 +811,11 @@ def test_a_cached_integrator_decomposes_only_when_asked(compact, monkeypatch):
         tj.taylor_adaptive(sys, [0.3, 0.1], pars=[9.8, 1.0], compact_mode=compact)
 
 
-@pytest.mark.parametrize("dim", [1, 3, 4, 5, 8, 11])
+@pytest.mark.parametrize("dim", [1, 3, 4, 5, 8, 11, 16, 20, 23])
 def test_the_state_update_is_the_plain_horner_scheme_bit_for_bit(dim):
-    # The native update evaluates rows four at a time in SIMD lanes (the last group's spare lanes
-    # repeat the last row): the same IEEE operations per row as numpy's Horner scheme, so equal
-    # to the last bit.
+    # The native update evaluates rows four at a time in SIMD lanes, up to four vectors side by
+    # side (the last vector's spare lanes repeat the last row): the same IEEE operations per row
+    # as numpy's Horner scheme, so equal to the last bit.
     xs = [tj.make_vars(f"u{i}") for i in range(dim)]
     sys = [(xs[i], tj.sin(xs[(i + 1) % dim]) + 0.5 * xs[i] * xs[(i + 2) % dim]) for i in range(dim)]
     ta = tj.taylor_adaptive(sys, [0.1 * (i + 1) for i in range(dim)], tol=1e-12)

@@ -189,83 +189,130 @@ def horner_text(name: str) -> str:
     ``compensated`` uses the compensated Horner scheme (Graillat, Langlois & Louvet 2005): the
     rounding errors of each product and sum are recovered exactly (fma, TwoSum) and added back,
     so the result is as accurate as if computed in twice the precision (``high_accuracy``).
-    Otherwise rows go :data:`_HORNER_LANES` at a time through SIMD lanes.
-    Every row gets the operations of the textbook scheme, in its order: the values are those
-    of numpy's Horner (the dense output's), bit for bit.
+    Otherwise rows go :data:`_HORNER_LANES` at a time through SIMD lanes, up to
+    :data:`_HORNER_VECTORS` vectors side by side. Every row gets the operations of the textbook
+    scheme, in its order: the values are those of numpy's Horner (the dense output's), bit for
+    bit.
     """
+    lines = [f"define internal i1 @{name}(ptr noalias %tc, double %h, ptr noalias %out, i64 %dim,",
+             "                           i64 %order, i1 %compensated) {",
+             "entry:", "  %s = add i64 %order, 1",
+             "  br i1 %compensated, label %rows, label %lanes"]
+    lines += _horner_lanes_text()
+    ends = ", ".join(f"[ %b{n}.ok, %b{n}.end ]" for n in range(1, _HORNER_VECTORS + 1))
+    done = ["done:", f"  %all = phi i1 {ends}, [ %ok.next, %row.end ]", "  ret i1 %all", "}"]
+    return "\n".join(lines) + _COMPENSATED_ROWS + "\n".join(done)
+
+
+def _horner_lanes_text() -> list[str]:
+    """The plain scheme in SIMD lanes: blocks of ``n`` vectors (``n`` = 1 .. _HORNER_VECTORS,
+    as many as the remaining rows fill), one loop over the orders per block.
+
+    NOTE: one row's scheme is a chain of ``order`` dependent products and sums: four lanes run
+    four chains in the latency of one, and ``n`` vectors ``n`` times as many. One vector at a
+    time, the 20 rows of the third-order variational pendulum took five chains in a row.
+    Lanes past the last row repeat it (the same operations on the same values: a harmless
+    duplicate, stored to the same place).
+    """
+    w, nmax = _HORNER_LANES, _HORNER_VECTORS
+    vt = f"<{w} x double>"
+    out = ["lanes:",
+           f"  %hv0 = insertelement {vt} poison, double %h, i64 0",
+           f"  %hv = shufflevector {vt} %hv0, {vt} poison, <{w} x i32> zeroinitializer",
+           "  %last = sub i64 %dim, 1",
+           "  br label %blk",
+           "blk:",
+           "  %r = phi i64 [ 0, %lanes ], " + ", ".join(f"[ %b{n}.r.next, %b{n}.end ]" for n in range(1, nmax + 1)),
+           "  %bok = phi i1 [ true, %lanes ], " + ", ".join(f"[ %b{n}.ok, %b{n}.end ]" for n in range(1, nmax + 1)),
+           "  %rem = sub i64 %dim, %r",
+           f"  %rem.up = add i64 %rem, {w - 1}",
+           f"  %nv.u = udiv i64 %rem.up, {w}",
+           f"  %nv.big = icmp ugt i64 %nv.u, {nmax}",
+           f"  %nv = select i1 %nv.big, i64 {nmax}, i64 %nv.u",
+           f"  switch i64 %nv, label %b{nmax} [ "
+           + " ".join(f"i64 {n}, label %b{n}" for n in range(1, nmax)) + " ]"]
+    for n in range(1, nmax + 1):
+        b = f"b{n}"
+        out.append(f"{b}:")
+        for q in range(n):
+            for j in range(w):
+                lane = f"{b}.{q}.{j}"
+                out += [f"  %{lane}.u = add i64 %r, {q * w + j}",
+                        f"  %{lane}.in = icmp ult i64 %{lane}.u, %dim",
+                        f"  %{lane}.row = select i1 %{lane}.in, i64 %{lane}.u, i64 %last",
+                        f"  %{lane}.base = mul i64 %{lane}.row, %s"]
+        out += _gather(b, n, "top", "%order")
+        out += [f"  br label %{b}.k", f"{b}.k:",
+                f"  %{b}.kk = phi i64 [ %order, %{b} ], [ %{b}.kn, %{b}.k ]"]
+        out += [f"  %{b}.acc{q} = phi {vt} [ %{b}.c{q}.top, %{b} ], [ %{b}.sum{q}, %{b}.k ]"
+                for q in range(n)]
+        out.append(f"  %{b}.kn = sub i64 %{b}.kk, 1")
+        out += _gather(b, n, "k", f"%{b}.kn")
+        for q in range(n):
+            out += [f"  %{b}.m{q} = fmul {vt} %{b}.acc{q}, %hv",
+                    f"  %{b}.sum{q} = fadd {vt} %{b}.m{q}, %{b}.c{q}.k"]
+        out += [f"  %{b}.more = icmp sgt i64 %{b}.kn, 0",
+                f"  br i1 %{b}.more, label %{b}.k, label %{b}.st"]
+        # Stores: every vector but the last is whole; the last may hold repeated rows.
+        out.append(f"{b}.st:")
+        for q in range(n - 1):
+            out += [f"  %{b}.dst{q}.i = add i64 %r, {q * w}",
+                    f"  %{b}.dst{q} = getelementptr double, ptr %out, i64 %{b}.dst{q}.i",
+                    f"  store {vt} %{b}.sum{q}, ptr %{b}.dst{q}, align 8"]
+        q = n - 1
+        out += [f"  %{b}.tail.end = add i64 %r, {n * w}",
+                f"  %{b}.whole = icmp ule i64 %{b}.tail.end, %dim",
+                f"  br i1 %{b}.whole, label %{b}.vst, label %{b}.lst",
+                f"{b}.vst:",
+                f"  %{b}.dst{q}.i = add i64 %r, {q * w}",
+                f"  %{b}.dst{q} = getelementptr double, ptr %out, i64 %{b}.dst{q}.i",
+                f"  store {vt} %{b}.sum{q}, ptr %{b}.dst{q}, align 8",
+                f"  br label %{b}.fin",
+                f"{b}.lst:"]
+        for j in range(w):
+            lane = f"{b}.{q}.{j}"
+            out += [f"  %{lane}.v = extractelement {vt} %{b}.sum{q}, i64 {j}",
+                    f"  %{lane}.p = getelementptr double, ptr %out, i64 %{lane}.row",
+                    f"  store double %{lane}.v, ptr %{lane}.p, align 8"]
+        out += [f"  br label %{b}.fin", f"{b}.fin:"]
+        ok = "%bok"
+        for q in range(n):
+            out += [f"  %{b}.d{q} = fsub {vt} %{b}.sum{q}, %{b}.sum{q}",
+                    f"  %{b}.f{q} = fcmp oeq {vt} %{b}.d{q}, zeroinitializer",
+                    f"  %{b}.fb{q} = bitcast <{w} x i1> %{b}.f{q} to i{w}",
+                    f"  %{b}.fa{q} = icmp eq i{w} %{b}.fb{q}, -1",
+                    f"  %{b}.ok{q} = and i1 {ok}, %{b}.fa{q}"]
+            ok = f"%{b}.ok{q}"
+        out += [f"  %{b}.ok = and i1 {ok}, true",
+                f"  br label %{b}.end",
+                f"{b}.end:",
+                f"  %{b}.r.next = add i64 %r, {n * w}",
+                f"  %{b}.left = icmp ult i64 %{b}.r.next, %dim",
+                f"  br i1 %{b}.left, label %blk, label %done"]
+    return out
+
+
+def _gather(block: str, n: int, tag: str, k: str) -> list[str]:
+    """Lines loading coefficient ``k`` of the rows of ``block``'s ``n`` vectors, as vectors
+    ``%<block>.c<q>.<tag>``."""
     w = _HORNER_LANES
     vt = f"<{w} x double>"
-    # Lane j holds row vfirst + j, or the last row again past the end (the same operations on
-    # the same values: a harmless duplicate, stored to the same place).
-    lane_rows = "\n".join(f"""  %vr{j}.u = add i64 %vfirst, {j}
-  %vr{j}.in = icmp ult i64 %vr{j}.u, %dim
-  %vr{j} = select i1 %vr{j}.in, i64 %vr{j}.u, i64 %last
-  %vb{j} = mul i64 %vr{j}, %s""" for j in range(1, w))
-    lane_stores = "\n".join(f"""  %vl{j} = extractelement {vt} %vs, i64 {j}
-  %vlp{j} = getelementptr double, ptr %out, i64 %vr{j}
-  store double %vl{j}, ptr %vlp{j}, align 8""" for j in range(w))
-    lane_loads = "\n".join(
-        f"""  %vp{j}.{{k}} = getelementptr double, ptr %tc, i64 %vo{j}.{{k}}
-  %vx{j}.{{k}} = load double, ptr %vp{j}.{{k}}, align 8
-  %vc{j}.{{k}} = insertelement {vt} {"poison" if j == 0 else f"%vc{j - 1}.{{k}}"}, """
-        f"""double %vx{j}.{{k}}, i64 {j}"""
-        for j in range(w))
+    out = []
+    for q in range(n):
+        prev = "poison"
+        for j in range(w):
+            lane = f"{block}.{q}.{j}"
+            vec = f"%{block}.c{q}.{tag}" if j == w - 1 else f"%{lane}.c.{tag}"
+            out += [f"  %{lane}.o.{tag} = add i64 %{lane}.base, {k}",
+                    f"  %{lane}.p.{tag} = getelementptr double, ptr %tc, i64 %{lane}.o.{tag}",
+                    f"  %{lane}.x.{tag} = load double, ptr %{lane}.p.{tag}, align 8",
+                    f"  {vec} = insertelement {vt} {prev}, double %{lane}.x.{tag}, i64 {j}"]
+            prev = vec
+    return out
 
-    def gather(k: str, offsets: str) -> str:  # the coefficients at offsets %vo<j>.<k> as a vector
-        return offsets.replace("{k}", k) + "\n" + lane_loads.replace("{k}", k)
-    first_offsets = "\n".join(f"  %vo{j}.top = add i64 %vb{j}, %order" for j in range(w))
-    step_offsets = "\n".join(f"  %vo{j}.k = add i64 %vb{j}, %vk.next" for j in range(w))
-    return f"""
-define internal i1 @{name}(ptr noalias %tc, double %h, ptr noalias %out, i64 %dim, i64 %order,
-                           i1 %compensated) {{
-entry:
-  %s = add i64 %order, 1
-  br i1 %compensated, label %rows, label %lanes
-lanes:
-  %dim.up = add i64 %dim, {w - 1}
-  %groups = udiv i64 %dim.up, {w}
-  %last = sub i64 %dim, 1
-  %hv0 = insertelement {vt} poison, double %h, i64 0
-  %hv = shufflevector {vt} %hv0, {vt} poison, <{w} x i32> zeroinitializer
-  br label %vgroup
-vgroup:
-  %g = phi i64 [ 0, %lanes ], [ %g.next, %vstored ]
-  %vok = phi i1 [ true, %lanes ], [ %vok.next, %vstored ]
-  %vfirst = mul i64 %g, {w}
-  %vr0 = add i64 %vfirst, 0
-  %vb0 = mul i64 %vfirst, %s
-{lane_rows}
-{gather("top", first_offsets)}
-  br label %vk.loop
-vk.loop:
-  %vk = phi i64 [ %order, %vgroup ], [ %vk.next, %vk.loop ]
-  %vacc = phi {vt} [ %vc{w - 1}.top, %vgroup ], [ %vs, %vk.loop ]
-  %vk.next = sub i64 %vk, 1
-{gather("k", step_offsets)}
-  %vm = fmul {vt} %vacc, %hv
-  %vs = fadd {vt} %vm, %vc{w - 1}.k
-  %vk.more = icmp sgt i64 %vk.next, 0
-  br i1 %vk.more, label %vk.loop, label %vgroup.end
-vgroup.end:
-  %vend = add i64 %vfirst, {w}
-  %whole = icmp ule i64 %vend, %dim
-  br i1 %whole, label %vstore, label %vpartial
-vstore:
-  %vdst = getelementptr double, ptr %out, i64 %vfirst
-  store {vt} %vs, ptr %vdst, align 8
-  br label %vstored
-vpartial:
-{lane_stores}
-  br label %vstored
-vstored:
-  %vd = fsub {vt} %vs, %vs
-  %vfin = fcmp oeq {vt} %vd, zeroinitializer
-  %vbits = bitcast <{w} x i1> %vfin to i{w}
-  %vall = icmp eq i{w} %vbits, -1
-  %vok.next = and i1 %vok, %vall
-  %g.next = add i64 %g, 1
-  %vmore = icmp ult i64 %g.next, %groups
-  br i1 %vmore, label %vgroup, label %done
+
+# The compensated scheme, one row at a time (blocks rows .. row.end of horner_text).
+_COMPENSATED_ROWS = """
 rows:
   br label %row
 row:
@@ -307,17 +354,13 @@ row.end:
   %i.next = add i64 %i, 1
   %more = icmp slt i64 %i.next, %dim
   br i1 %more, label %row, label %done
-done:
-  %all = phi i1 [ %vok.next, %vstored ], [ %ok.next, %row.end ]
-  ret i1 %all
-}}
 """
 
 
-#: Rows evaluated together by the plain Horner scheme (one SIMD value per group of rows).
-#: NOTE: one row's scheme is a chain of ``order`` dependent products and sums; lanes run four
-#: chains in the latency of one (the same operations on each value: results identical).
+#: Rows in one SIMD value of the plain Horner scheme, and the most such values evaluated side
+#: by side (see _horner_lanes_text).
 _HORNER_LANES = 4
+_HORNER_VECTORS = 4
 
 
 def _tree_sum(lines: list[str], terms: list[str], tag: str) -> str:
@@ -881,6 +924,6 @@ def native_driver() -> tuple[CompiledModule, int]:
     of every cold construction (a fifth of the pendulum's and Lorenz's), for the same per-step
     speed.
     """
-    module = jit_context().compile(repr(("taylor-driver", _HORNER_LANES)), driver_ir,
+    module = jit_context().compile(repr(("taylor-driver", _HORNER_LANES, _HORNER_VECTORS)), driver_ir,
                                    speed_level=_DRIVER_SPEED)
     return module, module.address(module.prefix + "propagate")
