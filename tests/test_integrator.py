@@ -853,3 +853,24 @@ def test_one_native_loop_serves_integrators_of_any_size(monkeypatch):
         for ta in together:
             ta.step()
     assert [(ta.time, ta.state.tolist()) for ta in together] == alone
+
+
+def test_chained_and_pairwise_sums_give_the_same_jet(monkeypatch):
+    # Large unrolled jets sum left to right (FMA chains), small ones pairwise: the same
+    # coefficients up to rounding, whichever the size picks.
+    from taylorjit._taylor import jet
+
+    monkeypatch.setenv("TAYLORJIT_CACHE", "0")
+    vsys = tj.var_ode_sys(tj.model.pendulum(), tj.var_args.vars, order=3)
+    assert len(tj.taylor_adaptive(vsys, [1.3, 0.0]).decomposition.calls) >= jet.CHAINED_SUMS_FROM
+    tcs = []
+    for threshold in (0, 10**9):
+        monkeypatch.setattr(jet, "CHAINED_SUMS_FROM", threshold)
+        jit_context().clear_memory_cache()
+        ta = tj.taylor_adaptive(vsys, [1.3, 0.0], compact_mode=False)
+        ta.step()
+        tcs.append(ta.tc.copy())
+    chained, pairwise = tcs
+    assert not np.array_equal(chained, pairwise)  # two codes were compiled
+    row_scale = np.abs(pairwise).max(axis=1, keepdims=True)
+    assert (np.abs(chained - pairwise) <= 1e-13 * row_scale).all()

@@ -216,14 +216,15 @@ def _horner_lanes_text() -> list[str]:
     """
     w, nmax = _HORNER_LANES, _HORNER_VECTORS
     vt = f"<{w} x double>"
+    blocks = range(1, nmax + 1)
     out = ["lanes:",
            f"  %hv0 = insertelement {vt} poison, double %h, i64 0",
            f"  %hv = shufflevector {vt} %hv0, {vt} poison, <{w} x i32> zeroinitializer",
            "  %last = sub i64 %dim, 1",
            "  br label %blk",
            "blk:",
-           "  %r = phi i64 [ 0, %lanes ], " + ", ".join(f"[ %b{n}.r.next, %b{n}.end ]" for n in range(1, nmax + 1)),
-           "  %bok = phi i1 [ true, %lanes ], " + ", ".join(f"[ %b{n}.ok, %b{n}.end ]" for n in range(1, nmax + 1)),
+           "  %r = phi i64 [ 0, %lanes ], " + ", ".join(f"[ %b{n}.r.next, %b{n}.end ]" for n in blocks),
+           "  %bok = phi i1 [ true, %lanes ], " + ", ".join(f"[ %b{n}.ok, %b{n}.end ]" for n in blocks),
            "  %rem = sub i64 %dim, %r",
            f"  %rem.up = add i64 %rem, {w - 1}",
            f"  %nv.u = udiv i64 %rem.up, {w}",
@@ -231,7 +232,7 @@ def _horner_lanes_text() -> list[str]:
            f"  %nv = select i1 %nv.big, i64 {nmax}, i64 %nv.u",
            f"  switch i64 %nv, label %b{nmax} [ "
            + " ".join(f"i64 {n}, label %b{n}" for n in range(1, nmax)) + " ]"]
-    for n in range(1, nmax + 1):
+    for n in blocks:
         b = f"b{n}"
         out.append(f"{b}:")
         for q in range(n):
