@@ -98,9 +98,15 @@ LINCOMB_LOOP_FROM = 9
 LOOPED_LINCOMB = ("lincomb",)
 
 
+def shares_loops(dec: Decomposition) -> bool:
+    """Whether the compact jet of ``dec`` shares each kind's loops across levels (see
+    SHARED_LOOPS_FROM)."""
+    return dec.binary_size >= SHARED_LOOPS_FROM
+
+
 def loops_all_lincombs(dec: Decomposition) -> bool:
     """Whether every linear combination of ``dec`` takes the term loop (see LINCOMB_LOOP_FROM)."""
-    if dec.binary_size < SHARED_LOOPS_FROM:
+    if not shares_loops(dec):
         return False
     lengths = {terms(c) for c in dec.calls if c.prim is LINCOMB}
     return len({n for n in lengths if n < LINCOMB_LOOP_FROM}) > 1
@@ -365,7 +371,7 @@ def compact_jet(dec: Decomposition, order: int, helpers: ir.Module, name: str) -
         return _kind(node, dec, layout.loop_lincombs)
 
     uses = Counter(kind(proto) for level in layout.levels for proto, _ in level)
-    if dec.binary_size < SHARED_LOOPS_FROM:
+    if not shares_loops(dec):
         uses = Counter(dict.fromkeys(uses, 1))
     b = em.body
 

@@ -36,10 +36,14 @@ _JET = "jet_core"  # the jet's symbol, after the module's prefix
 # code the generator has already simplified; LLVM's O1 passes found nothing to gain in it, and
 # the code generator alone gave steps as fast or faster (Lorenz 176 -> 166 ns, pendulum 181 ->
 # 165, CR3BP 399 -> 393, variational pendulum order 3 2.36 -> 2.32 us) and cold builds 15-25%
-# shorter (Lorenz 55 -> 42 ms, CR3BP 203 -> 168, variational pendulum order 3 727 -> 668). The
-# compact jet's loops still need them: without, its steps were 3-9% slower.
+# shorter (Lorenz 55 -> 42 ms, CR3BP 203 -> 168, variational pendulum order 3 727 -> 668). So
+# does a compact jet whose loops are shared functions (20-body 299 -> 201 ms, 107 -> 105 us per
+# step; Kepler's order 2 348 -> 251 ms, 12.0 -> 12.8 us; CR3BP's order 3 733 -> 651 ms, 286 ->
+# 282 us). Compact jets with their loops inline still need them: the CR3BP's first order
+# stepped 9% slower without.
 _UNROLLED_SPEED = 0
-_COMPACT_SPEED = 1
+_SHARED_LOOPS_SPEED = 0
+_INLINE_LOOPS_SPEED = 1
 #: Above this many elementary (binary) operations, ``Decomposition.binary_size``,
 #: ``compact_mode=None`` chooses compact mode. Measured (before fusion, when nodes were binary):
 #: the 6-body problem (402 operations) steps as fast compacted (12 us) as unrolled (13 us) but
@@ -153,6 +157,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
             chosen = (dec.binary_size > COMPACT_THRESHOLD) if compact_mode is None else bool(compact_mode)
             layout = JetLayout.of(dec, self._order, chosen)
         self._compact = layout.compact
+        self._shared_loops = layout.shared_loops
         self._npars = layout.npars
         self._needs_runtime = layout.runtime
         self._state = _validated_state(state, self._dim)
@@ -192,8 +197,11 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
     def _compile(self) -> CompiledModule:
         if self._needs_runtime:  # its symbols must be known before the kernel is linked
             ensure_runtime(1)
-        return jit_context().compile(self._source, self._build_ir,
-                                     speed_level=_COMPACT_SPEED if self._compact else _UNROLLED_SPEED)
+        if not self._compact:
+            speed = _UNROLLED_SPEED
+        else:
+            speed = _SHARED_LOOPS_SPEED if self._shared_loops else _INLINE_LOOPS_SPEED
+        return jit_context().compile(self._source, self._build_ir, speed_level=speed)
 
     def _build_ir(self, prefix: str) -> str:
         ctx = jit_context()

@@ -39,6 +39,8 @@ class JetLayout:
     #: Whether the kernel calls the runtime library (sin, exp, pow...): a system without such
     #: functions is built without loading it (1 ms of a new process).
     runtime: bool = True
+    #: Whether a compact jet shares its loops across levels (``compact.shares_loops``).
+    shared_loops: bool = False
 
     @classmethod
     def of(cls, dec: Decomposition, order: int, compact_mode: bool) -> JetLayout:
@@ -47,7 +49,7 @@ class JetLayout:
         if compact_mode:
             lay = compact.compact_layout(dec)
             constants = tuple((row, tuple(values)) for row, values in compact.constant_rows(dec, lay, order))
-            return cls(True, dec.npars, lay.nrows, constants, runtime)
+            return cls(True, dec.npars, lay.nrows, constants, runtime, compact.shares_loops(dec))
         return cls(False, dec.npars, len(dec.state) + len(dec.extra), (), runtime)
 
     def buffer(self, order: int) -> np.ndarray:
@@ -59,14 +61,15 @@ class JetLayout:
         return buf
 
     def to_bytes(self) -> bytes:  # noqa: D102
-        return json.dumps([self.compact, self.npars, self.nrows, self.constants, self.runtime]).encode()
+        return json.dumps([self.compact, self.npars, self.nrows, self.constants, self.runtime,
+                           self.shared_loops]).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> JetLayout:  # noqa: D102
-        is_compact, npars, nrows, constants, runtime = json.loads(data)
+        is_compact, npars, nrows, constants, runtime, shared_loops = json.loads(data)
         return cls(bool(is_compact), int(npars), int(nrows),
                    tuple((int(row), tuple(float(v) for v in values)) for row, values in constants),
-                   bool(runtime))
+                   bool(runtime), bool(shared_loops))
 
 
 def _key(source: str) -> str:
