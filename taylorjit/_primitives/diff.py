@@ -47,10 +47,11 @@ def total_derivative(roots: Sequence[Expr], leaf: Callable[[Expr], Expr]) -> lis
                 memo[id(node)] = _ZERO
                 continue
             partials = node.prim.derivative(node.args, node)  # type: ignore[attr-defined]
-            total: Expr = _ZERO
+            total: Expr | None = None  # (not 0 + ...: the first term is the sum so far)
             for p, d in zip(partials, dargs, strict=True):
                 if d is not _ZERO:
-                    total = call("add", total, call("mul", p, d))
+                    term = call("mul", p, d)
+                    total = term if total is None else call("add", total, term)
             memo[id(node)] = total
         else:
             memo[id(node)] = leaf(node)

@@ -49,8 +49,22 @@ class CompactLayout:
     loop_lincombs: bool = False
 
 
+#: The last decomposition laid out, and its layout: the integrator asks twice in a row, for the
+#: jet buffer's shape and then for the code (10 ms each for the CR3BP's order-3 variational
+#: system). One slot, compared by identity: it never serves another decomposition.
+_last_layout: list[tuple[Decomposition, CompactLayout]] = []
+
+
 def compact_layout(dec: Decomposition) -> CompactLayout:
     """Assign rows and group the calls by level and kind."""
+    if _last_layout and _last_layout[0][0] is dec:
+        return _last_layout[0][1]
+    layout = _compact_layout(dec)
+    _last_layout[:] = [(dec, layout)]
+    return layout
+
+
+def _compact_layout(dec: Decomposition) -> CompactLayout:
     rows: dict[int, int] = {}
     for i, v in enumerate(dec.state):
         rows[id(v)] = i
