@@ -186,3 +186,33 @@ def test_host_description_is_llvms_and_its_memo_is_checked(cache_dir, monkeypatc
         assert context._host_description() == truth
     monkeypatch.setattr(context, "_BOOT_ID", str(cache_dir / "no-such-file"))
     assert context._host_description() == truth  # no boot id: LLVM is asked every time
+
+
+def test_machine_scheduler_is_back_on_after_an_unrolled_jet(cache_dir):
+    # Unrolled jets are compiled with LLVM's (global) machine scheduler off: it must be on again
+    # for the next compilation, which then gives the same machine code as before.
+    import llvmlite.binding as llvm
+
+    exprs = [tj.sin(x) * y + x * x * (y - 1.5) / (x + y * y) + tj.exp(x * y) - y ** 3 * x,
+             tj.cos(y) * x * x + (x - y) * (x + 2.0 * y) * (x * y - 0.5)]
+
+    def object_bytes() -> bytes:
+        jit_context().clear_memory_cache()
+        for old in cache_dir.glob("*.o"):
+            old.unlink()
+        tj.cfunc(exprs, vars=[x, y])
+        ours = [p for p in cache_dir.glob("*.o") if not p.name.startswith(("host-", "fingerprint-"))]
+        return b"".join(sorted(p.read_bytes() for p in ours))
+
+    object_bytes()  # the runtime library and the callers, compiled once per process
+    before = object_bytes()  # now the kernel alone
+    llvm.set_option("", "-enable-misched=false")
+    try:
+        unscheduled = object_bytes()
+    finally:
+        llvm.set_option("", "-enable-misched=true")
+    assert unscheduled != before  # the switch matters for this kernel
+    pend = [(x, y), (y, -tj.sin(x))]
+    ta = tj.taylor_adaptive(pend, [0.3, 0.0], tol=1e-11, compact_mode=False)
+    ta.step()
+    assert object_bytes() == before
