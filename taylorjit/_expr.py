@@ -487,19 +487,20 @@ def structural_key(roots: Sequence[Expr], nodes: Sequence[Expr] | None = None) -
     """
     index: dict[int, int] = {}
     parts: list[str] = []
-    for node in postorder(list(roots)) if nodes is None else nodes:
-        if isinstance(node, Var):
+    for position, node in enumerate(postorder(list(roots)) if nodes is None else nodes):
+        if isinstance(node, Call):  # most nodes: plain concatenation (a third faster)
+            parts.append("c" + node.prim.name + "(" + ",".join([str(index[id(a)]) for a in node.args])
+                         + ")")
+        elif isinstance(node, Var):
             parts.append(f"v{node.name!r}")
         elif isinstance(node, Par):
             parts.append(f"p{node.index}")
         elif isinstance(node, Time):
             parts.append("t")
-        elif isinstance(node, Num):
-            parts.append(f"n{type(node.value).__name__}{node.value!r}")
         else:
-            assert isinstance(node, Call)
-            parts.append(f"c{node.prim.name}{tuple(index[id(a)] for a in node.args)}")
-        index[id(node)] = len(parts) - 1
+            assert isinstance(node, Num)
+            parts.append(f"n{type(node.value).__name__}{node.value!r}")
+        index[id(node)] = position
     parts.append(f"roots{[index[id(r)] for r in roots]}")
     return ";".join(parts)
 
