@@ -1,4 +1,5 @@
-"""The native propagation loop: step control, state update, dense output, in one LLVM function.
+"""The native propagation loop: step control, state update, dense output, in one LLVM function
+shared by every integrator, and the few functions each integrator compiles besides its jet.
 
 ``propagate`` runs whole integrations without returning to Python: per step it computes the jet,
 chooses the step size (Jorba & Zou 2005, as heyoka), advances the state and the double-length
@@ -8,7 +9,10 @@ step limit, a non-finite state) or when the continuous-output buffer is full (Py
 calls again), so Python is entered once per ``propagate_*`` call, not per step.
 
 Control blocks (``dv``: float64, ``iv``: int64; layouts in :class:`DV`, :class:`IV`) carry the
-times, limits and counters between Python (``integrator.py``) and the loop. As in heyoka,
+times, limits and counters between Python (``integrator.py``) and the loop, and tell the loop
+which integrator it runs: the dimension, the order and the addresses of the jet and of the event
+test (:func:`native_driver` compiles the loop once per process; :func:`kernel_text` writes an
+integrator's own functions). As in heyoka,
 ``min_h``/``max_h`` count only the steps whose size the tolerance chose (not those shortened by
 the final time or ``max_delta_t``).
 """
