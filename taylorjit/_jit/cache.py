@@ -25,23 +25,31 @@ _HEADER = struct.Struct("<8sQ32s")
 
 def cache_directory() -> Path | None:
     """The directory in use, or None when the disk cache is disabled."""
+    directory = _directory()
+    return None if directory is None else Path(directory)
+
+
+def _directory() -> str | None:
+    # NOTE: plain strings, not pathlib: a new process's first construction of a cached
+    # integrator reads six files, 0.21 ms with pathlib's parsing, 0.15 ms without.
     if os.environ.get("TAYLORJIT_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
         return None
     override = os.environ.get("TAYLORJIT_CACHE_DIR")
     if override:
-        return Path(override)
+        return override
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "taylorjit"
+    return os.path.join(base, "taylorjit")
 
 
 def load(key: str) -> bytes | None:
     """The cached object for ``key``, or None (missing, disabled, or corrupt and now removed)."""
-    directory = cache_directory()
+    directory = _directory()
     if directory is None:
         return None
-    path = directory / f"{key}.o"
+    path = os.path.join(directory, f"{key}.o")
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError:
         return None
     if len(data) >= _HEADER.size:
@@ -50,7 +58,7 @@ def load(key: str) -> bytes | None:
         if magic == _MAGIC and length == len(payload) and hashlib.sha256(payload).digest() == digest:
             return payload
     try:  # corrupt or truncated: drop it so the next compile rewrites it
-        path.unlink()
+        os.unlink(path)
     except OSError:
         pass
     return None

@@ -191,7 +191,6 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
                                                        1.0 / (self._order - 1)]
         self._jet_address = self._module.address(prefix + "jet")
         self._call = array_caller(8, 0)
-        self._call_jet = array_caller(3, 0)
         # What the state, time and parameters were when native code last returned: event signs
         # carried over from the last step are valid only if nothing changed them since.
         self._seen = (self._state.copy(), self._dv[:2].copy(), self._pars.copy())
@@ -648,7 +647,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         """The Taylor coefficients at the current state and time, written to ``tc``."""
         self.tc[:, 0] = self._state
         time = np.array([self.time])
-        self._call_jet(self._jet_address, self._tc, self._pars, time)
+        array_caller(3, 0)(self._jet_address, self._tc, self._pars, time)  # built at first use
         return self.tc
 
     def __repr__(self) -> str:
