@@ -24,13 +24,10 @@ __all__ = ["product_into", "packed_product_into", "run_program", "ACCUMULATE_FUN
 # r with no pairs gets init[r]): the product of two
 # series (init null, w = 1) and the fused step of a staged recurrence term (see staged.py). The
 # reduction may be reassociated so that it vectorises. ({name} is filled in by each user.)
-# NOTE: LLVM prefers 256-bit vectors on CPUs that have 512-bit ones (a clock-speed precaution);
-# this loop is gathers and FMAs, and 512-bit ones made products at (6, 10) 233 -> 218 us,
-# (10, 6) 79 -> 74 us, (8, 8) 255 -> 250 us. Without AVX-512 the attribute changes nothing.
 _ACCUMULATE_TEMPLATE = """
 define internal void @{name}(ptr %c, ptr %init, ptr noalias %a, ptr noalias %b,
                              {pair_params}, ptr noalias %starts, i64 %n,
-                             double %w) noinline "prefer-vector-width"="512" {
+                             double %w) noinline {attributes} {
 entry:
   %no.init = icmp eq ptr %init, null
   br label %r.loop
@@ -94,8 +91,17 @@ _PACKED_PAIRS = ("ptr noalias %PQ, ptr noalias %unused", """  %pq.p = getelement
 """)
 
 
-def _accumulate(pairs: tuple[str, str]) -> str:
-    return _ACCUMULATE_TEMPLATE.replace("{pair_params}", pairs[0]).replace("{pair_indices}", pairs[1])
+def _accumulate(pairs: tuple[str, str], attributes: str = "") -> str:
+    return (_ACCUMULATE_TEMPLATE.replace("{pair_params}", pairs[0])
+            .replace("{pair_indices}", pairs[1]).replace("{attributes}", attributes))
+
+
+# NOTE: LLVM prefers 256-bit vectors on CPUs that have 512-bit ones (a clock-speed precaution).
+# For whole products (long runs of pairs per target) 512-bit gathers and FMAs are faster:
+# (6, 10) 233 -> 218 us, (10, 6) 79 -> 74 us, (8, 8) 255 -> 250 us. The block products of the
+# staged recurrences (short runs) were a third slower with them, so they keep the default.
+# Without AVX-512 the attribute changes nothing.
+_WIDE = '"prefer-vector-width"="512"'
 
 
 ACCUMULATE_FUNCTION = _accumulate(_TWO_COLUMNS)
@@ -116,7 +122,7 @@ exit:
 """
 
 # The same product over packed pairs (``packed_product_into``).
-_PACKED = _accumulate(_PACKED_PAIRS).replace("{name}", "taylorjit.series.accumulate_packed") + """
+_PACKED = _accumulate(_PACKED_PAIRS, _WIDE).replace("{name}", "taylorjit.series.accumulate_packed") + """
 define void @{prefix}packed(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %PQ,
                             ptr noalias %starts, i64 %n) {
 entry:
