@@ -99,14 +99,15 @@ def _accumulate(pairs: tuple[str, str], attributes: str = "") -> str:
 # NOTE: LLVM prefers 256-bit vectors on CPUs that have 512-bit ones (a clock-speed precaution).
 # For whole products (long runs of pairs per target) 512-bit gathers and FMAs are faster:
 # (6, 10) 233 -> 218 us, (10, 6) 79 -> 74 us, (8, 8) 255 -> 250 us. The block products of the
-# staged recurrences (short runs) were a third slower with them, so they keep the default.
-# Without AVX-512 the attribute changes nothing.
+# staged recurrences (short runs) were a third slower with them, so they keep the default
+# (ACCUMULATE_FUNCTION). Both whole-product kernels take it, packed pairs or two columns: the
+# same sums in the same order. Without AVX-512 the attribute changes nothing.
 _WIDE = '"prefer-vector-width"="512"'
 
 
 ACCUMULATE_FUNCTION = _accumulate(_TWO_COLUMNS)
 
-_SCALAR = ACCUMULATE_FUNCTION.replace("{name}", "taylorjit.series.accumulate") + """
+_SCALAR = _accumulate(_TWO_COLUMNS, _WIDE).replace("{name}", "taylorjit.series.accumulate") + """
 define void @{prefix}product(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,
                              ptr noalias %Q, ptr noalias %starts, i64 %n, i64 %npts) {
 entry:
