@@ -108,12 +108,10 @@ def _caller_ir(prefix: str, offset: int, shapes: tuple[tuple[int, int], ...]) ->
     return "\n".join(out)
 
 
+@cache  # kept for the life of the process: the callers call into it
 def _callers_module(offset: int, shapes: tuple[tuple[int, int], ...]) -> CompiledModule:
-    module = jit_context().compile(repr(("array-callers", offset, shapes)),
-                                   lambda prefix: _caller_ir(prefix, offset, shapes),
-                                   speed_level=1)
-    _loaded_callers.append(module)  # kept for the life of the process: the callers call into it
-    return module
+    return jit_context().compile(repr(("array-callers", offset, shapes)),
+                                 lambda prefix: _caller_ir(prefix, offset, shapes), speed_level=1)
 
 
 @cache
@@ -134,6 +132,3 @@ def array_caller(narrays: int = 4, nints: int = 3) -> Callable[..., None] | None
     fn_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, *([ctypes.py_object] * narrays),
                                *([ctypes.c_int64] * nints))
     return fn_type(module.address(module.prefix + _caller_name(narrays, nints)))
-
-
-_loaded_callers: list[CompiledModule] = []
