@@ -22,7 +22,7 @@ __all__ = ["product_into", "packed_product_into", "run_program", "ACCUMULATE_FUN
 
 # c[r] = init[r] + w * sum_s a[P[s]] * b[Q[s]] (init may be null for zero, or c itself; a target
 # r with no pairs gets init[r]): the product of two
-# series (init null, w = 1) and the fused step of a staged recurrence term (see staged.py). The
+# series (init null, w = 1) and a whole recurrence sum of a staged function (see staged.py). The
 # reduction may be reassociated so that it vectorises. ({name} is filled in by each user.)
 _ACCUMULATE_TEMPLATE = """
 define internal void @{name}(ptr %c, ptr %init, ptr noalias %a, ptr noalias %b,

@@ -4,7 +4,10 @@ Running the primitive table's recurrences block by block from Python costs one k
 block product (55 for ``exp`` at order 10). Here the same rules run once over
 :class:`RecordingAlgebra`, whose operations *emit IR* instead of computing: the result is one
 native function computing every coefficient of ``f(g)`` (ARCHITECTURE.md's staging: the rules
-are written once, over an abstract algebra). Compiled kernels are cached in memory and on disk
+are written once, over an abstract algebra). Sums of block products stay pending until used,
+then run as one kernel call over a merged pair table: ``exp`` at order ``k`` is one call for
+all ``k`` products of ``k y[k] = sum_j (j a[j]) y[k-j]``, the Euler-operator form of the
+recurrence, and costs about one truncated product in all. Compiled kernels are cached in memory and on disk
 like every other module. Scalar (not vectorized) gduals only; those use the Python path.
 """
 
@@ -12,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
@@ -33,25 +35,39 @@ __all__ = ["staged_kernel", "StagedKernel"]
 
 @dataclass(frozen=True)
 class Block:
-    """A homogeneous block in the staged program: a pointer expression and its degree."""
+    """A homogeneous block in the staged program: its pointer, degree and place in the scratch
+    array (every operand lives there, the leaves copied in first, so that one pair table can
+    address blocks of several series)."""
 
     pointer: str
     degree: int
+    offset: int
 
 
-@dataclass(frozen=True)
-class Product:
-    """``weight * (x (x) y)`` not yet written: fused into the addition that consumes it, so a
-    recurrence term ``total + j * a_j y_(k-j)`` is one kernel call instead of three loops."""
+@dataclass(frozen=True, eq=False)
+class Pending:
+    """``init + sum_groups weight * sum_terms x (x) y``, not yet written.
 
-    x: Block
-    y: Block
-    weight: float
+    Every term lands on the same target degree, so a whole recurrence sum (``exp``: ``k`` block
+    products) is one kernel call per distinct weight over one merged pair table, instead of a
+    call and a pass over the target block per product. Scaling and negation fold into the
+    weights; materialising (``RecordingAlgebra._block``) writes it once.
+    """
 
-    @property
-    def degree(self) -> int:
-        """Degree of the product block."""
-        return self.x.degree + self.y.degree
+    degree: int
+    groups: tuple[tuple[float, tuple[tuple[Block, Block], ...]], ...]
+    init: Block | None = None
+
+    def scaled(self, c: float) -> Pending:
+        """``c`` times this sum (no ``init``)."""
+        return Pending(self.degree, tuple((w * c, terms) for w, terms in self.groups))
+
+    def plus(self, other: Pending) -> Pending:
+        """The sum of two pending sums (at most one ``init``); equal weights share a group."""
+        merged: dict[float, tuple[tuple[Block, Block], ...]] = {}
+        for w, terms in self.groups + other.groups:
+            merged[w] = merged.get(w, ()) + terms
+        return Pending(self.degree, tuple(merged.items()), self.init or other.init)
 
 
 class RecordingAlgebra:
@@ -66,6 +82,8 @@ class RecordingAlgebra:
         self.table_offsets = [0, 0, 0]
         self._count = 0
         self._scalar = TextBody(1, prefix="s")
+        self._written: dict[int, tuple[Pending, Block]] = {}  # id(pending) -> its block
+        self._scaled: dict[tuple[int, float], Block] = {}  # (offset, c) -> c * block
 
     # --- plumbing ---------------------------------------------------------------------------
     def _name(self, stem: str) -> str:
@@ -75,8 +93,16 @@ class RecordingAlgebra:
     def _alloc(self, degree: int) -> Block:
         ptr = self._name("blk")
         self.lines.append(f"  {ptr} = getelementptr double, ptr %scratch, i64 {self.scratch}")
+        block = Block(ptr, degree, self.scratch)
         self.scratch += self.bs.block_size(degree)
-        return Block(ptr, degree)
+        return block
+
+    def copy_in(self, source: str) -> list[Block]:
+        """The blocks of a whole input series, copied into the scratch array."""
+        blocks = [self._alloc(d) for d in range(self.bs.order + 1)]
+        self.lines.append(f"  call void @llvm.memcpy.p0.p0.i64(ptr {blocks[0].pointer}, "
+                          f"ptr {source}, i64 {8 * self.bs.ncoef}, i1 false)")
+        return blocks
 
     def _loop(self, n: int, body: Callable[[str], list[str]]) -> None:
         """``for i in range(n)`` around the lines ``body(i)`` returns."""
@@ -124,59 +150,89 @@ class RecordingAlgebra:
     def _degree(*xs: Any) -> int:
         return max((x.degree for x in xs if isinstance(x, Block)), default=0)
 
-    # --- the algebra ------------------------------------------------------------------------
-    def _product(self, prod: Product, init: Block | None) -> Block:
-        """Write ``init + weight * (x (x) y)`` into a new block."""
-        out = self._alloc(prod.degree)
-        p, q, starts = self.bs.pair_table(prod.x.degree, prod.y.degree)
+    def _table(self, degree: int, terms: Sequence[tuple[Block, Block]]) -> list[str]:
+        """Append the merged pair table of ``terms`` (scratch offsets, grouped by target row of
+        the degree-``degree`` block); the pointers to it, as IR values."""
+        if self.scratch >= 2**31:
+            raise OverflowError("a staged gdual kernel needs more than 2**31 scratch doubles")
+        ps, qs, rows = [], [], []
+        for x, y in terms:
+            p, q, starts = self.bs.pair_table(x.degree, y.degree)
+            ps.append(p.astype(np.int64) + x.offset)
+            qs.append(q.astype(np.int64) + y.offset)
+            rows.append(np.repeat(np.arange(len(starts) - 1), np.diff(starts)))
+        r = np.concatenate(rows)
+        order = np.argsort(r, kind="stable")
+        starts = np.searchsorted(r[order], np.arange(self.bs.block_size(degree) + 1))
+        table = (np.concatenate(ps)[order].astype(np.int32),
+                 np.concatenate(qs)[order].astype(np.int32), starts.astype(np.int64))
         po, qo, so = self.table_offsets
-        self.tables.append((p, q, starts))
-        self.table_offsets = [po + len(p), qo + len(q), so + len(starts)]
+        self.tables.append(table)
+        self.table_offsets = [po + len(table[0]), qo + len(table[1]), so + len(table[2])]
         names = [self._name(s) for s in ("tp", "tq", "ts")]
-        start = init.pointer if init is not None else "null"
         self.lines += [f"  {names[0]} = getelementptr i32, ptr %P, i64 {po}",
                        f"  {names[1]} = getelementptr i32, ptr %Q, i64 {qo}",
-                       f"  {names[2]} = getelementptr i64, ptr %S, i64 {so}",
-                       f"  call void @taylorjit.series.accumulate(ptr {out.pointer}, ptr {start}, "
-                       f"ptr {prod.x.pointer}, ptr {prod.y.pointer}, ptr {names[0]}, "
-                       f"ptr {names[1]}, ptr {names[2]}, i64 {len(starts) - 1}, "
-                       f"double {double_literal(prod.weight)})"]
+                       f"  {names[2]} = getelementptr i64, ptr %S, i64 {so}"]
+        return names
+
+    def _write(self, pending: Pending) -> Block:
+        """Write a pending sum into a new block: one kernel call per weight."""
+        out = self._alloc(pending.degree)
+        start = pending.init.pointer if pending.init is not None else "null"
+        rows = self.bs.block_size(pending.degree)
+        for weight, terms in pending.groups:
+            tp, tq, ts = self._table(pending.degree, terms)
+            self.lines.append(
+                f"  call void @taylorjit.series.accumulate(ptr {out.pointer}, ptr {start}, "
+                f"ptr %scratch, ptr %scratch, ptr {tp}, ptr {tq}, ptr {ts}, i64 {rows}, "
+                f"double {double_literal(weight)})")
+            start = out.pointer
         return out
 
     def _block(self, x: Any) -> Any:
-        """Materialise a pending product (other values unchanged)."""
-        return self._product(x, None) if isinstance(x, Product) else x
-
-    def add(self, x: Any, y: Any) -> Any:  # noqa: D102
-        if isinstance(y, Product) and not isinstance(x, Product):
-            if isinstance(x, Block):
-                return self._product(y, x)
-            if float(x) == 0.0:
-                return self._product(y, None)
-        if isinstance(x, Product) and not isinstance(y, Product):
-            return self.add(y, x)
-        x, y = self._block(x), self._block(y)
-        if not isinstance(x, Block) and float(x) == 0.0:
-            return y
-        if not isinstance(y, Block) and float(y) == 0.0:
+        """Materialise a pending sum, once (other values unchanged)."""
+        if not isinstance(x, Pending):
             return x
+        if id(x) not in self._written:
+            self._written[id(x)] = (x, self._write(x))
+        return self._written[id(x)][1]
+
+    @staticmethod
+    def _is_zero(x: Any) -> bool:
+        return not isinstance(x, Block | Pending) and float(x) == 0.0
+
+    # --- the algebra ------------------------------------------------------------------------
+    def add(self, x: Any, y: Any) -> Any:  # noqa: D102
+        if self._is_zero(x):
+            return y
+        if self._is_zero(y):
+            return x
+        if isinstance(x, Pending) and isinstance(y, Pending) and (x.init is None or y.init is None):
+            return x.plus(y)
+        if isinstance(x, Block) and isinstance(y, Pending):
+            x, y = y, x
+        if (isinstance(x, Pending) and x.init is None and isinstance(y, Block)
+                and y.degree == x.degree):
+            return Pending(x.degree, x.groups, y)
+        x, y = self._block(x), self._block(y)
         if not isinstance(x, Block) and not isinstance(y, Block):
             return float(x) + float(y)
         return self._elementwise(self._degree(x, y), [x, y], self._binary("fadd"))
 
     def sub(self, x: Any, y: Any) -> Any:  # noqa: D102
-        if isinstance(y, Product):
-            return self.add(x, Product(y.x, y.y, -y.weight))
-        x = self._block(x)
-        if not isinstance(y, Block) and float(y) == 0.0:
+        if isinstance(y, Pending) and y.init is None:
+            return self.add(x, y.scaled(-1.0))
+        x, y = self._block(x), self._block(y)
+        if self._is_zero(y):
             return x
         if not isinstance(x, Block) and not isinstance(y, Block):
             return float(x) - float(y)
         return self._elementwise(self._degree(x, y), [x, y], self._binary("fsub"))
 
     def neg(self, x: Any) -> Any:  # noqa: D102
-        if isinstance(x, Product):
-            return Product(x.x, x.y, -x.weight)
+        if isinstance(x, Pending) and x.init is None:
+            return x.scaled(-1.0)
+        x = self._block(x)
         if not isinstance(x, Block):
             return -float(x)
 
@@ -186,36 +242,47 @@ class RecordingAlgebra:
         return self._elementwise(x.degree, [x], op)
 
     def scale(self, x: Any, c: Any) -> Any:  # noqa: D102
-        if isinstance(x, Product):
-            return Product(x.x, x.y, x.weight * float(c))
         return self.mul(x, float(c))
 
     def div(self, x: Any, c: Any) -> Any:  # noqa: D102
+        if isinstance(x, Pending) and x.init is None:
+            return x.scaled(1.0 / float(c))
         x = self._block(x)
         if not isinstance(x, Block):
             return float(x) / float(c)
-        return self._elementwise(x.degree, [x, float(Fraction(c)) if isinstance(c, Fraction)
-                                             else float(c)], self._binary("fdiv"))
+        return self._elementwise(x.degree, [x, float(c)], self._binary("fdiv"))
 
     def div_leading(self, x: Any, d0: Any) -> Any:  # noqa: D102
         x, d0 = self._block(x), self._block(d0)
         if not isinstance(x, Block) and not isinstance(d0, Block):
             return float(x) / float(d0)
-        if not isinstance(x, Block) and float(x) == 0.0:
+        if self._is_zero(x):
             return 0.0
         return self._elementwise(self._degree(x), [x, d0], self._binary("fdiv"))
 
     def mul(self, x: Any, y: Any) -> Any:  # noqa: D102
-        x, y = self._block(x), self._block(y)
-        if not isinstance(x, Block) and not isinstance(y, Block):
-            return float(x) * float(y)
         for a, b in ((x, y), (y, x)):
-            if not isinstance(a, Block):
-                return 0.0 if float(a) == 0.0 else self._elementwise(
-                    b.degree, [b, a], self._binary("fmul"))
-        if x.degree == 0 or y.degree == 0:
-            return self._elementwise(self._degree(x, y), [x, y], self._binary("fmul"))
-        return Product(x, y, 1.0)
+            if not isinstance(a, Block | Pending):
+                c = float(a)
+                if c == 0.0:
+                    return 0.0
+                if isinstance(b, Pending) and b.init is None:
+                    return b.scaled(c)
+                return self._times(self._block(b), c)
+        x, y = self._block(x), self._block(y)
+        if x.degree == 0 and y.degree == 0:
+            return self._elementwise(0, [x, y], self._binary("fmul"))
+        return Pending(x.degree + y.degree, ((1.0, ((x, y),)),))
+
+    def _times(self, x: Any, c: float) -> Any:
+        """``c * x`` for a block or number; each scaled block is written once (``j a[j]``
+        recurs at every order of a recurrence)."""
+        if not isinstance(x, Block):
+            return float(x) * c
+        key = (x.offset, c)
+        if key not in self._scaled:
+            self._scaled[key] = self._elementwise(x.degree, [x, c], self._binary("fmul"))
+        return self._scaled[key]
 
     def sum(self, lo: int, hi: int, term: Callable[[int], Any]) -> Any:  # noqa: D102
         total: Any = 0.0
@@ -224,6 +291,7 @@ class RecordingAlgebra:
         return total
 
     def eval0(self, prim: Any, args0: Sequence[Any]) -> Any:  # noqa: D102
+        args0 = [self._block(a) for a in args0]
         if not any(isinstance(a, Block) for a in args0):
             with np.errstate(all="ignore"):
                 return float(prim.numpy_eval(*(float(a) for a in args0)))
@@ -301,14 +369,13 @@ def staged_kernel(root: Expr, nvars: int, order: int) -> StagedKernel | None:
         helpers.triple, helpers.data_layout = ctx.triple, ctx.data_layout
         A = RecordingAlgebra(bs, helpers)
 
+        copies: dict[str, list[Block]] = {}
+
         def leaf(v: Expr) -> list[Block]:
-            base = "%in0" if v is _ARGS[0] else "%in1"
-            blocks = []
-            for d in range(order + 1):
-                ptr = A._name("leaf")
-                A.lines.append(f"  {ptr} = getelementptr double, ptr {base}, i64 {bs.offsets[d]}")
-                blocks.append(Block(ptr, d))
-            return blocks
+            source = "%in0" if v is _ARGS[0] else "%in1"
+            if source not in copies:
+                copies[source] = A.copy_in(source)
+            return copies[source]
 
         (series,) = expand([root], order, leaf, A, program=program)
         series = [A._block(b) for b in series]
