@@ -42,3 +42,28 @@ def test_staged_kernel_equals_python_recurrences(name, monkeypatch):
     np.testing.assert_allclose(staged._c, reference._c, rtol=1e-14, atol=1e-14)
     extra = tj.sin(a) * tj.pow(a, 3) - tj.atan2(0.5, a)  # (numbers mixed in)
     assert np.all(np.isfinite(extra._c))
+
+
+def _calls(name: str, nvars: int, order: int) -> tuple[int, int]:
+    """(single, paired) product-kernel calls in the staged function ``name``."""
+    from taylorjit._primitives.table import apply
+    from taylorjit._series.staged import _ARGS, record
+
+    text = record(apply(name, _ARGS[0]), nvars, order, "probe_").text
+    body = text[text.index("define void @probe_fn"):]
+    return body.count("@taylorjit.series.accumulate("), body.count("@taylorjit.series.accumulate_pair(")
+
+
+def test_each_recurrence_sum_is_one_kernel_call():
+    # exp: k y[k] = sum_j (j a[j]) y[k-j] is one call per order, not k block products.
+    assert _calls("exp", 3, 6) == (6, 0)
+    # sqrt: the symmetric sum's middle term joins the other terms (rescaled), one call per order
+    # from 2 on (order 1 has no products: y[1] = a[1] / (2 y[0])).
+    assert _calls("sqrt", 3, 6) == (5, 0)
+
+
+def test_sin_and_cos_series_share_one_pass():
+    # Each order below the last computes the sine and cosine blocks in one paired call; the
+    # last computes only the result's block.
+    assert _calls("sin", 3, 6) == (1, 5)
+    assert _calls("cosh", 2, 5) == (1, 4)

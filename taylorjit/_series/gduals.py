@@ -20,12 +20,11 @@ import numpy as np
 from .._expr import Call, Expr, Num, Var, call
 from .._jit.cfunc import CFunc, cfunc
 from .._primitives.series import expand
-from .._primitives.table import taylor_program
 from .algebra import BlockAlgebra
 from .compose import compose_arrays, taylor_shift
 from .kernels import packed_product_into, product_into
 from .monomials import basis, embedding
-from .staged import staged_kernel
+from .staged import cached_program, staged_kernel
 from .univariate import univariate_kernel
 
 __all__ = ["gdual", "derivatives", "invert_map", "compose", "compile_map"]
@@ -731,11 +730,6 @@ def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None,
 _STAGED_MIN_COEFFICIENTS = 50
 
 
-@lru_cache(maxsize=512)
-def _program(root: Expr) -> tuple[list[Expr], dict[int, Any]]:
-    return taylor_program([root])
-
-
 def _apply(name: str, args: tuple[Any, ...]) -> gdual:
     """A primitive of the table applied to gduals and numbers, by its recurrence."""
     fast = _apply_kernel(name, args)
@@ -782,7 +776,7 @@ def _apply_general(name: str, args: tuple[Any, ...]) -> gdual:
               for k, c in leaves.items()}
     with np.errstate(all="ignore"):  # out-of-domain values become nan, as in numpy
         (series,) = expand([root], eff_order, lambda v: blocks[id(v)], BlockAlgebra(bs),
-                           program=_program(root))
+                           program=cached_program(root))
     out = np.zeros((bs.ncoef, *coeffs[0].shape[1:]))
     for d, block in enumerate(series):
         out[bs.block(d)] = block

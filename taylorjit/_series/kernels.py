@@ -17,7 +17,8 @@ import numpy as np
 from .._jit.context import CompiledModule, jit_context
 from .._jit.runtime import array_caller
 
-__all__ = ["product_into", "packed_product_into", "run_program", "ACCUMULATE_FUNCTION", "BEGIN", "ACCUMULATE",
+__all__ = ["product_into", "packed_product_into", "run_program", "ACCUMULATE_FUNCTION",
+           "ACCUMULATE_PAIR_FUNCTION", "BEGIN", "ACCUMULATE",
            "TASK_WIDTH"]
 
 # c[r] = init[r] + w * sum_s a[P[s]] * b[Q[s]] (init may be null for zero, or c itself; a target
@@ -72,6 +73,66 @@ exit:
 }
 """
 
+# Two sums over one pair table: c1[r] = w1 * sum_s a[P[s]] * b[Q1[s]] and c2[r] with Q2, w2.
+# Two recurrences that read the same blocks of a (sin and cos: j a[j] times cos and sin
+# blocks) share the table's P column, its row starts and each load of a (staged.py).
+_ACCUMULATE_PAIR_TEMPLATE = """
+define internal void @{name}(ptr %c1, ptr %c2, ptr noalias %a, ptr noalias %b, ptr noalias %P,
+                             ptr noalias %Q1, ptr noalias %Q2, ptr noalias %starts, i64 %n,
+                             double %w1, double %w2) noinline {
+entry:
+  br label %r.loop
+r.loop:
+  %r = phi i64 [ 0, %entry ], [ %r.next, %r.end ]
+  %s0.p = getelementptr i64, ptr %starts, i64 %r
+  %s0 = load i64, ptr %s0.p
+  %r.next = add i64 %r, 1
+  %s1.p = getelementptr i64, ptr %starts, i64 %r.next
+  %s1 = load i64, ptr %s1.p
+  %none = icmp sge i64 %s0, %s1
+  br i1 %none, label %r.end, label %s.loop
+s.loop:
+  %s = phi i64 [ %s0, %r.loop ], [ %s.next, %s.loop ]
+  %acc1 = phi double [ 0.0, %r.loop ], [ %acc1.next, %s.loop ]
+  %acc2 = phi double [ 0.0, %r.loop ], [ %acc2.next, %s.loop ]
+  %p.p = getelementptr i32, ptr %P, i64 %s
+  %p = load i32, ptr %p.p
+  %p.i = sext i32 %p to i64
+  %q1.p = getelementptr i32, ptr %Q1, i64 %s
+  %q1 = load i32, ptr %q1.p
+  %q1.i = sext i32 %q1 to i64
+  %q2.p = getelementptr i32, ptr %Q2, i64 %s
+  %q2 = load i32, ptr %q2.p
+  %q2.i = sext i32 %q2 to i64
+  %x.p = getelementptr double, ptr %a, i64 %p.i
+  %x = load double, ptr %x.p
+  %y1.p = getelementptr double, ptr %b, i64 %q1.i
+  %y1 = load double, ptr %y1.p
+  %y2.p = getelementptr double, ptr %b, i64 %q2.i
+  %y2 = load double, ptr %y2.p
+  %xy1 = fmul contract double %x, %y1
+  %acc1.next = fadd reassoc contract double %acc1, %xy1
+  %xy2 = fmul contract double %x, %y2
+  %acc2.next = fadd reassoc contract double %acc2, %xy2
+  %s.next = add i64 %s, 1
+  %more = icmp slt i64 %s.next, %s1
+  br i1 %more, label %s.loop, label %r.end
+r.end:
+  %t1 = phi double [ 0.0, %r.loop ], [ %acc1.next, %s.loop ]
+  %t2 = phi double [ 0.0, %r.loop ], [ %acc2.next, %s.loop ]
+  %v1 = fmul double %t1, %w1
+  %c1.p = getelementptr double, ptr %c1, i64 %r
+  store double %v1, ptr %c1.p
+  %v2 = fmul double %t2, %w2
+  %c2.p = getelementptr double, ptr %c2, i64 %r
+  store double %v2, ptr %c2.p
+  %r.more = icmp slt i64 %r.next, %n
+  br i1 %r.more, label %r.loop, label %exit
+exit:
+  ret void
+}
+"""
+
 #: Pairs in two int32 columns ``P``, ``Q``.
 _TWO_COLUMNS = ("ptr noalias %P, ptr noalias %Q", """  %p.p = getelementptr i32, ptr %P, i64 %s
   %p = load i32, ptr %p.p
@@ -106,6 +167,7 @@ _WIDE = '"prefer-vector-width"="512"'
 
 
 ACCUMULATE_FUNCTION = _accumulate(_TWO_COLUMNS)
+ACCUMULATE_PAIR_FUNCTION = _ACCUMULATE_PAIR_TEMPLATE
 
 _SCALAR = _accumulate(_TWO_COLUMNS, _WIDE).replace("{name}", "taylorjit.series.accumulate") + """
 define void @{prefix}product(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,

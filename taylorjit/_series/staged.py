@@ -27,10 +27,10 @@ from .._jit.runtime import array_caller, ensure_runtime
 from .._jit.textir import TextBody, double_literal
 from .._primitives.series import expand
 from .._primitives.table import taylor_program
-from .kernels import ACCUMULATE_FUNCTION
+from .kernels import ACCUMULATE_FUNCTION, ACCUMULATE_PAIR_FUNCTION
 from .monomials import Basis, basis
 
-__all__ = ["staged_kernel", "StagedKernel"]
+__all__ = ["staged_kernel", "StagedKernel", "record", "Recording", "cached_program"]
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,13 @@ class RecordingAlgebra:
         self.helpers = helpers  # llvmlite module receiving declarations (runtime functions)
         self.lines: list[str] = []
         self.scratch = 0  # doubles used so far
-        self.tables: list[tuple[np.ndarray, ...]] = []
-        self.table_offsets = [0, 0, 0]
+        self.tables: list[tuple[np.ndarray, ...]] = []  # (P, Q, starts, Q2) per kernel call
+        self.table_offsets = [0, 0, 0, 0]
         self._count = 0
         self._scalar = TextBody(1, prefix="s")
         self._written: dict[int, tuple[Pending, Block]] = {}  # id(pending) -> its block
         self._scaled: dict[tuple[int, float], Block] = {}  # (offset, c) -> c * block
+        self._recent: dict[int, list[Pending]] = {}  # degree -> pending sums, oldest first
 
     # --- plumbing ---------------------------------------------------------------------------
     def _name(self, stem: str) -> str:
@@ -150,38 +151,58 @@ class RecordingAlgebra:
     def _degree(*xs: Any) -> int:
         return max((x.degree for x in xs if isinstance(x, Block)), default=0)
 
-    def _table(self, degree: int, terms: Sequence[tuple[Block, Block]]) -> list[str]:
+    def _table(self, degree: int, terms: Sequence[tuple[Block, Block]],
+               partner: Sequence[tuple[Block, Block]] = ()) -> list[str]:
         """Append the merged pair table of ``terms`` (scratch offsets, grouped by target row of
-        the degree-``degree`` block); the pointers to it, as IR values."""
+        the degree-``degree`` block), with a second ``Q`` column from ``partner`` (terms of the
+        same shape) when given; the pointers to it, as IR values."""
         if self.scratch >= 2**31:
             raise OverflowError("a staged gdual kernel needs more than 2**31 scratch doubles")
-        ps, qs, rows = [], [], []
-        for x, y in terms:
+        ps, qs, q2s, rows = [], [], [], []
+        for (x, y), (_, y2) in zip(terms, partner or terms, strict=True):
             p, q, starts = self.bs.pair_table(x.degree, y.degree)
             ps.append(p.astype(np.int64) + x.offset)
             qs.append(q.astype(np.int64) + y.offset)
+            q2s.append(q.astype(np.int64) + y2.offset)
             rows.append(np.repeat(np.arange(len(starts) - 1), np.diff(starts)))
         r = np.concatenate(rows)
         order = np.argsort(r, kind="stable")
         starts = np.searchsorted(r[order], np.arange(self.bs.block_size(degree) + 1))
         table = (np.concatenate(ps)[order].astype(np.int32),
-                 np.concatenate(qs)[order].astype(np.int32), starts.astype(np.int64))
-        po, qo, so = self.table_offsets
+                 np.concatenate(qs)[order].astype(np.int32), starts.astype(np.int64),
+                 np.concatenate(q2s)[order].astype(np.int32) if partner else np.zeros(0, np.int32))
+        offsets = self.table_offsets
         self.tables.append(table)
-        self.table_offsets = [po + len(table[0]), qo + len(table[1]), so + len(table[2])]
-        names = [self._name(s) for s in ("tp", "tq", "ts")]
-        self.lines += [f"  {names[0]} = getelementptr i32, ptr %P, i64 {po}",
-                       f"  {names[1]} = getelementptr i32, ptr %Q, i64 {qo}",
-                       f"  {names[2]} = getelementptr i64, ptr %S, i64 {so}"]
+        self.table_offsets = [o + len(t) for o, t in zip(offsets, table, strict=True)]
+        names = [self._name(n) for n in ("tp", "tq", "ts", "tr")]
+        self.lines += [f"  {name} = getelementptr {kind}, ptr %{array}, i64 {o}" for name, kind, array, o
+                       in zip(names, ("i32", "i32", "i64", "i32"), "PQSR", offsets, strict=True)]
         return names
+
+    def _fold(self, pending: Pending) -> Pending:
+        """``pending`` with its small groups (the middle term of a symmetric sum) merged into
+        the largest one, their ``x`` blocks rescaled: a pass over a small block instead of a
+        kernel call over the whole target block."""
+        if len(pending.groups) < 2:
+            return pending
+        main, terms = max(pending.groups, key=lambda g: len(g[1]))
+        rows = self.bs.block_size(pending.degree)
+        groups = []
+        for w, group in pending.groups:
+            if w != main and sum(self.bs.block_size(x.degree) for x, _ in group) <= rows:
+                terms += tuple((self._times(x, w / main), y) for x, y in group)
+            elif w != main:
+                groups.append((w, group))
+        return Pending(pending.degree, ((main, terms), *groups), pending.init)
 
     def _write(self, pending: Pending) -> Block:
         """Write a pending sum into a new block: one kernel call per weight."""
+        pending = self._fold(pending)
         out = self._alloc(pending.degree)
         start = pending.init.pointer if pending.init is not None else "null"
         rows = self.bs.block_size(pending.degree)
         for weight, terms in pending.groups:
-            tp, tq, ts = self._table(pending.degree, terms)
+            tp, tq, ts, _ = self._table(pending.degree, terms)
             self.lines.append(
                 f"  call void @taylorjit.series.accumulate(ptr {out.pointer}, ptr {start}, "
                 f"ptr %scratch, ptr %scratch, ptr {tp}, ptr {tq}, ptr {ts}, i64 {rows}, "
@@ -189,12 +210,51 @@ class RecordingAlgebra:
             start = out.pointer
         return out
 
-    def _block(self, x: Any) -> Any:
-        """Materialise a pending sum, once (other values unchanged)."""
+    def _write_pair(self, first: Pending, second: Pending) -> tuple[Block, Block]:
+        """Write two pending sums of the same shape (see :meth:`_partner`) in one kernel call."""
+        (w1, terms), (w2, partner) = first.groups[0], second.groups[0]
+        out1, out2 = self._alloc(first.degree), self._alloc(first.degree)
+        tp, tq, ts, tr = self._table(first.degree, terms, partner)
+        self.lines.append(
+            f"  call void @taylorjit.series.accumulate_pair(ptr {out1.pointer}, ptr {out2.pointer}, "
+            f"ptr %scratch, ptr %scratch, ptr {tp}, ptr {tq}, ptr {tr}, ptr {ts}, "
+            f"i64 {self.bs.block_size(first.degree)}, double {double_literal(w1)}, "
+            f"double {double_literal(w2)})")
+        return out1, out2
+
+    def _partner(self, pending: Pending) -> Pending | None:
+        """The latest unwritten pending sum that reads the same ``x`` blocks as ``pending`` with
+        ``y`` blocks of the same degrees (sin and cos: ``j a[j]`` times cos and sin blocks), so
+        that both can share one pass over one table; None if there is none."""
+        if pending.init is not None or len(pending.groups) != 1:
+            return None
+        terms = pending.groups[0][1]
+        shape = [(x.offset, y.degree) for x, y in terms]
+        for other in reversed(self._recent.get(pending.degree, [])):
+            if (id(other) not in self._written and other.init is None and len(other.groups) == 1
+                    and other.groups[0][1] != terms  # (not the same sum, scaled)
+                    and [(x.offset, y.degree) for x, y in other.groups[0][1]] == shape):
+                return other
+        return None
+
+    def _track(self, pending: Pending) -> Pending:
+        """Record a new pending sum (a candidate partner for :meth:`_partner`)."""
+        self._recent.setdefault(pending.degree, []).append(pending)
+        return pending
+
+    def _block(self, x: Any, fuse: bool = True) -> Any:
+        """Materialise a pending sum, once (other values unchanged); with a partner when
+        ``fuse`` and one exists (not for the results: a partner there would go unused)."""
         if not isinstance(x, Pending):
             return x
         if id(x) not in self._written:
-            self._written[id(x)] = (x, self._write(x))
+            other = self._partner(x) if fuse else None
+            if other is None:
+                self._written[id(x)] = (x, self._write(x))
+            else:
+                out, out_other = self._write_pair(x, other)
+                self._written[id(x)] = (x, out)
+                self._written[id(other)] = (other, out_other)
         return self._written[id(x)][1]
 
     @staticmethod
@@ -208,12 +268,12 @@ class RecordingAlgebra:
         if self._is_zero(y):
             return x
         if isinstance(x, Pending) and isinstance(y, Pending) and (x.init is None or y.init is None):
-            return x.plus(y)
+            return self._track(x.plus(y))
         if isinstance(x, Block) and isinstance(y, Pending):
             x, y = y, x
         if (isinstance(x, Pending) and x.init is None and isinstance(y, Block)
                 and y.degree == x.degree):
-            return Pending(x.degree, x.groups, y)
+            return self._track(Pending(x.degree, x.groups, y))
         x, y = self._block(x), self._block(y)
         if not isinstance(x, Block) and not isinstance(y, Block):
             return float(x) + float(y)
@@ -221,7 +281,7 @@ class RecordingAlgebra:
 
     def sub(self, x: Any, y: Any) -> Any:  # noqa: D102
         if isinstance(y, Pending) and y.init is None:
-            return self.add(x, y.scaled(-1.0))
+            return self.add(x, self._track(y.scaled(-1.0)))
         x, y = self._block(x), self._block(y)
         if self._is_zero(y):
             return x
@@ -231,7 +291,7 @@ class RecordingAlgebra:
 
     def neg(self, x: Any) -> Any:  # noqa: D102
         if isinstance(x, Pending) and x.init is None:
-            return x.scaled(-1.0)
+            return self._track(x.scaled(-1.0))
         x = self._block(x)
         if not isinstance(x, Block):
             return -float(x)
@@ -246,7 +306,7 @@ class RecordingAlgebra:
 
     def div(self, x: Any, c: Any) -> Any:  # noqa: D102
         if isinstance(x, Pending) and x.init is None:
-            return x.scaled(1.0 / float(c))
+            return self._track(x.scaled(1.0 / float(c)))
         x = self._block(x)
         if not isinstance(x, Block):
             return float(x) / float(c)
@@ -267,12 +327,12 @@ class RecordingAlgebra:
                 if c == 0.0:
                     return 0.0
                 if isinstance(b, Pending) and b.init is None:
-                    return b.scaled(c)
+                    return self._track(b.scaled(c))
                 return self._times(self._block(b), c)
         x, y = self._block(x), self._block(y)
         if x.degree == 0 and y.degree == 0:
             return self._elementwise(0, [x, y], self._binary("fmul"))
-        return Pending(x.degree + y.degree, ((1.0, ((x, y),)),))
+        return self._track(Pending(x.degree + y.degree, ((1.0, ((x, y),)),)))
 
     def _times(self, x: Any, c: float) -> Any:
         """``c * x`` for a block or number; each scaled block is written once (``j a[j]``
@@ -323,15 +383,17 @@ class StagedKernel:
         self._ncoef = ncoef
         self._address = module.address(module.prefix + "fn")
         self._scratch_size = max(scratch, 1)
-        self._P = np.concatenate([t[0] for t in tables] or [np.zeros(1, np.int32)])
-        self._Q = np.concatenate([t[1] for t in tables] or [np.zeros(1, np.int32)])
-        self._S = np.concatenate([t[2] for t in tables] or [np.zeros(1, np.int64)])
-        self._caller = array_caller(7, 0)
+        empty = (np.zeros(1, np.int32), np.zeros(1, np.int32), np.zeros(1, np.int64),
+                 np.zeros(1, np.int32))
+        self._P, self._Q, self._S, self._R = (  # the tables of all its calls, end to end
+            np.concatenate([t[k] for t in tables] + [empty[k]]) for k in range(4))
+        self._caller = array_caller(8, 0)
 
     def run(self, out: np.ndarray, in0: np.ndarray, in1: np.ndarray) -> np.ndarray:
         """Compute into ``out`` (C-contiguous float64, the gdual's flat coefficient layout)."""
         scratch = np.empty(self._scratch_size)  # per call: kernels may run in several threads
-        self._caller(self._address, out, in0, in1, scratch, self._P, self._Q, self._S)
+        self._caller(self._address, out, in0, in1, scratch, self._P, self._Q, self._S,
+                     self._R)
         return out
 
     def apply(self, *inputs: np.ndarray) -> np.ndarray:
@@ -343,66 +405,89 @@ class StagedKernel:
         """
         scratch = np.empty(self._scratch_size)
         out = np.empty(self._ncoef)
-        self._caller(self._address, out, inputs[0], inputs[-1], scratch, self._P, self._Q, self._S)
+        self._caller(self._address, out, inputs[0], inputs[-1], scratch, self._P, self._Q, self._S,
+                     self._R)
         return out
 
 
 _ARGS = (Var("_gdual_a"), Var("_gdual_b"))
 
 
+@dataclass(frozen=True)
+class Recording:
+    """A staged function's IR (``{prefix}fn``), scratch size and pair tables."""
+
+    text: str
+    scratch: int
+    tables: list[tuple[np.ndarray, ...]]
+
+
+def record(root: Expr, nvars: int, order: int, prefix: str) -> Recording:
+    """Run the recurrences of ``root`` (a call on ``_gdual_a``/``_gdual_b`` leaves) over
+    :class:`RecordingAlgebra` for gduals of ``nvars`` symbols and ``order``."""
+    from llvmlite import ir
+
+    bs = basis(nvars, order)
+    ctx = jit_context()
+    helpers = ir.Module(name="taylorjit.staged")
+    helpers.triple, helpers.data_layout = ctx.triple, ctx.data_layout
+    A = RecordingAlgebra(bs, helpers)
+    copies: dict[str, list[Block]] = {}
+
+    def leaf(v: Expr) -> list[Block]:
+        source = "%in0" if v is _ARGS[0] else "%in1"
+        if source not in copies:
+            copies[source] = A.copy_in(source)
+        return copies[source]
+
+    (series,) = expand([root], order, leaf, A, program=cached_program(root))
+    series = [A._block(b, fuse=False) for b in series]
+    for d, block in enumerate(series):
+        target = A._name("dst")
+        A.lines.append(f"  {target} = getelementptr double, ptr %out, i64 {bs.offsets[d]}")
+        if isinstance(block, Block):
+            n = bs.block_size(d)
+            A.lines.append(f"  call void @llvm.memcpy.p0.p0.i64(ptr {target}, ptr {block.pointer}, "
+                           f"i64 {8 * n}, i1 false)")
+        else:
+            value = double_literal(float(block))
+            A._loop(bs.block_size(d), lambda i, t=target, v=value: [
+                f"  %z{i[1:]} = getelementptr double, ptr {t}, i64 {i}",
+                f"  store double {v}, ptr %z{i[1:]}"])
+    text = "\n".join([
+        str(helpers),
+        "declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)",
+        ACCUMULATE_FUNCTION.replace("{name}", "taylorjit.series.accumulate"),
+        ACCUMULATE_PAIR_FUNCTION.replace("{name}", "taylorjit.series.accumulate_pair"),
+        f"define void @{prefix}fn(ptr noalias %out, ptr noalias %in0, ptr noalias %in1, "
+        "ptr noalias %scratch, ptr noalias %P, ptr noalias %Q, ptr noalias %S, "
+        "ptr noalias %R) {",
+        "entry:", *A.lines, "  ret void", "}",
+    ])
+    return Recording(text, A.scratch, A.tables)
+
+
+@lru_cache(maxsize=512)
+def cached_program(root: Expr) -> tuple[list[Expr], dict[int, Any]]:
+    """``taylor_program([root])``, cached (gdual functions recur with the same roots)."""
+    return taylor_program([root])
+
+
 @lru_cache(maxsize=256)
 def staged_kernel(root: Expr, nvars: int, order: int) -> StagedKernel | None:
     """The compiled kernel computing ``root`` (a call on ``_gdual_a``/``_gdual_b`` leaves) on
     gduals of ``nvars`` symbols and ``order``; None where the array trampoline is unavailable."""
-    if array_caller(7, 0) is None:
+    if array_caller(8, 0) is None:
         return None
     ensure_runtime(1)
-    bs = basis(nvars, order)
-    program = taylor_program([root])
-    recorded: dict[str, Any] = {}
+    recorded: list[Recording] = []
 
     def build(prefix: str) -> str:
-        from llvmlite import ir
-
-        ctx = jit_context()
-        helpers = ir.Module(name="taylorjit.staged")
-        helpers.triple, helpers.data_layout = ctx.triple, ctx.data_layout
-        A = RecordingAlgebra(bs, helpers)
-
-        copies: dict[str, list[Block]] = {}
-
-        def leaf(v: Expr) -> list[Block]:
-            source = "%in0" if v is _ARGS[0] else "%in1"
-            if source not in copies:
-                copies[source] = A.copy_in(source)
-            return copies[source]
-
-        (series,) = expand([root], order, leaf, A, program=program)
-        series = [A._block(b) for b in series]
-        for d, block in enumerate(series):
-            target = A._name("dst")
-            A.lines.append(f"  {target} = getelementptr double, ptr %out, i64 {bs.offsets[d]}")
-            if isinstance(block, Block):
-                n = bs.block_size(d)
-                A.lines.append(f"  call void @llvm.memcpy.p0.p0.i64(ptr {target}, ptr {block.pointer}, "
-                               f"i64 {8 * n}, i1 false)")
-            else:
-                value = double_literal(float(block))
-                A._loop(bs.block_size(d), lambda i, t=target, v=value: [
-                    f"  %z{i[1:]} = getelementptr double, ptr {t}, i64 {i}",
-                    f"  store double {v}, ptr %z{i[1:]}"])
-        recorded.update(scratch=A.scratch, tables=A.tables)
-        return "\n".join([
-            str(helpers),
-            "declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)",
-            ACCUMULATE_FUNCTION.replace("{name}", "taylorjit.series.accumulate"),
-            f"define void @{prefix}fn(ptr noalias %out, ptr noalias %in0, ptr noalias %in1, "
-            "ptr noalias %scratch, ptr noalias %P, ptr noalias %Q, ptr noalias %S) {",
-            "entry:", *A.lines, "  ret void", "}",
-        ])
+        recorded.append(record(root, nvars, order, prefix))
+        return recorded[-1].text
 
     source = repr(("gdual-staged", structural_key([root]), nvars, order))
     module = jit_context().compile(source, build, speed_level=2, vectorize=True)
     if not recorded:  # loaded from a cache: re-run the recording to know scratch and tables
         build("unused")
-    return StagedKernel(module, recorded["scratch"], recorded["tables"], bs.ncoef)
+    return StagedKernel(module, recorded[-1].scratch, recorded[-1].tables, basis(nvars, order).ncoef)
