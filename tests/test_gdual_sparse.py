@@ -88,3 +88,75 @@ def test_packed_and_two_column_pair_tables_give_the_same_products(nvars, order):
         p, q, _ = bs.masked_product_table(mask_a, mask_b)
         assert np.array_equal(pq >> 16, p) and np.array_equal(pq & 0xFFFF, q)
     assert basis(10, 10).packed_product_table(basis(10, 10).full_mask, 1) is None  # 184756 > 2**16
+
+
+@pytest.mark.parametrize(("nvars", "order"), [(1, 7), (2, 6), (4, 4), (6, 3), (3, 0)])
+def test_symmetric_pair_tables_give_the_same_products(nvars, order):
+    # Bases over 2**16 monomials multiply over symmetric tables (each unordered pair once, the
+    # diagonal a[p] b[p] apart), packed at a split that fits 32 bits or in two columns. Both
+    # forms against the plain table, for full and sparse degree records.
+    from taylorjit._series.kernels import product_into, symmetric_product_into
+    from taylorjit._series.monomials import SymmetricTable
+
+    bs = basis(nvars, order)
+    rng = np.random.default_rng(7 * nvars + order)
+    a, b = rng.uniform(-1, 1, bs.ncoef), rng.uniform(-1, 1, bs.ncoef)
+    for mask in [bs.full_mask, 0b101 & bs.full_mask, 0b1010 & bs.full_mask]:
+        plain = product_into(np.zeros(bs.ncoef), a, b, bs.masked_product_table(mask, mask))
+        table = bs.symmetric_product_table(mask)
+        assert table.shift == max((bs.ncoef - 1).bit_length(), 1)
+        packed = symmetric_product_into(np.full(bs.ncoef, np.nan), a, b, table)
+        np.testing.assert_allclose(packed, plain, rtol=1e-14, atol=1e-15)
+        pq, _, starts, diagonal, shift = table
+        columns = SymmetricTable((pq >> shift).astype(np.int32),
+                                 (pq & ((1 << shift) - 1)).astype(np.int32), starts, diagonal, 0)
+        unpacked = symmetric_product_into(np.full(bs.ncoef, np.nan), a, b, columns)
+        np.testing.assert_array_equal(unpacked, packed)
+        half = np.diff(bs.masked_product_table(mask, mask)[2]).sum()
+        assert 2 * len(pq) + np.count_nonzero(diagonal >= 0) == half  # each unordered pair once
+
+
+def test_large_bases_multiply_over_symmetric_tables(monkeypatch):
+    # Bases over 2**16 monomials (75 variables at order 3: 76076) multiply over symmetric
+    # tables; the result equals the plain two-column product's.
+    import taylorjit._series.gduals as gdual_module
+    from taylorjit._series.kernels import product_into
+
+    calls = []
+    original = gdual_module.symmetric_product_into
+    monkeypatch.setattr(gdual_module, "symmetric_product_into",
+                        lambda *args: calls.append(1) or original(*args))
+    bs = basis(75, 3)
+    c = np.zeros(bs.ncoef)
+    c[0], c[1:76] = 0.3, np.linspace(0.5, 1.5, 75)
+    s = tj.gdual._make(c, tuple(f"dx{i}" for i in range(75)), 3)  # 0.3 + sum_i w_i dx_i
+    p, q = tj.exp(s), tj.sin(s) + s * s
+    assert bs.ncoef > 2**16 and bs.packed_product_table(bs.full_mask, bs.full_mask) is None
+    before = len(calls)
+    product = p * q
+    assert len(calls) == before + 1
+    plain = product_into(np.empty(bs.ncoef), p._c, q._c, bs.product_table)
+    np.testing.assert_allclose(product._c, plain, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize(("nvars", "order"), [(1, 5), (3, 4), (5, 3), (7, 2)])
+def test_pair_tables_land_on_the_product_monomial(nvars, order):
+    # Every pair (p, q) of block i x block j lands on the monomial with exponents e_p + e_q.
+    bs = basis(nvars, order)
+    for i in range(order + 1):
+        for j in range(order + 1 - i):
+            p, q, starts = bs.pair_table(i, j)
+            rows = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+            summed = bs.exponents[bs.block(i)][p] + bs.exponents[bs.block(j)][q]
+            assert np.array_equal(summed, bs.exponents[bs.block(i + j)][rows])
+
+
+def test_products_in_many_variables():
+    # Regression: the pair tables once located product monomials through the code
+    # sum_i e_i (order + 1)**i, which overflows int64 from 32 variables at order 3: products
+    # silently lost terms. (1 + x0 + ... + x39)**2 has every mixed second derivative 2.
+    x = [tj.gdual(0.0, f"x{i}", 3) for i in range(40)]
+    p = (1 + sum(x[1:], x[0])) ** 2
+    for a, b in [(0, 39), (20, 39), (5, 6)]:
+        assert p.get_derivative({f"dx{a}": 1, f"dx{b}": 1}) == 2.0
+    assert p.get_derivative({"dx39": 2}) == 2.0 and p.get_derivative({"dx7": 1}) == 2.0

@@ -22,7 +22,7 @@ from .._jit.cfunc import CFunc, cfunc
 from .._primitives.series import expand
 from .algebra import BlockAlgebra
 from .compose import compose_arrays, taylor_shift
-from .kernels import packed_product_into, product_into
+from .kernels import packed_product_into, product_into, symmetric_product_into
 from .monomials import basis, embedding
 from .staged import cached_program, staged_kernel
 from .univariate import univariate_kernel
@@ -716,6 +716,11 @@ def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None,
         packed = bs.packed_product_table(mask_a, mask_b)
         if packed is not None:  # every row is written (rows without pairs get zero)
             return packed_product_into(np.empty(a.shape), a, b, packed)
+        if mask_a == mask_b:  # bases over 2**16 monomials: each unordered pair once
+            # NOTE: (10, 10): 27 -> 15 ms (the two-column table is 240 MB, the symmetric one
+            # packed 60 MB). Smaller bases keep the plain packed table, faster there: (4, 10)
+            # 16 against 18 us, (10, 6) 79 against 85 us.
+            return symmetric_product_into(np.empty(a.shape), a, b, bs.symmetric_product_table(mask_a))
     if mask_a == full and mask_b == full:
         return product_into(np.empty(a.shape), a, b, bs.product_table)
     return product_into(np.zeros(a.shape), a, b, bs.masked_product_table(mask_a, mask_b))

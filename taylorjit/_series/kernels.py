@@ -16,10 +16,10 @@ import numpy as np
 
 from .._jit.context import CompiledModule, jit_context
 from .._jit.runtime import array_caller
+from .monomials import SymmetricTable
 
-__all__ = ["product_into", "packed_product_into", "run_program", "ACCUMULATE_FUNCTION",
-           "ACCUMULATE_PAIR_FUNCTION", "BEGIN", "ACCUMULATE",
-           "TASK_WIDTH"]
+__all__ = ["product_into", "packed_product_into", "symmetric_product_into", "run_program",
+           "ACCUMULATE_FUNCTION", "ACCUMULATE_PAIR_FUNCTION", "BEGIN", "ACCUMULATE", "TASK_WIDTH"]
 
 # c[r] = init[r] + w * sum_s a[P[s]] * b[Q[s]] (init may be null for zero, or c itself; a target
 # r with no pairs gets init[r]): the product of two
@@ -157,6 +157,71 @@ def _accumulate(pairs: tuple[str, str], attributes: str = "") -> str:
             .replace("{pair_indices}", pairs[1]).replace("{attributes}", attributes))
 
 
+# c[r] = a[D[r]] b[D[r]] (when D[r] >= 0) + sum_s (a[P[s]] b[Q[s]] + a[Q[s]] b[P[s]]): a whole
+# product over a symmetric table (``monomials.Basis.symmetric_product_table``), each unordered
+# pair once: half the table traffic of ``accumulate`` for the same multiply-adds.
+_SYMMETRIC_TEMPLATE = """
+define internal void @{name}(ptr noalias %c, ptr noalias %a, ptr noalias %b, {pair_params},
+                             ptr noalias %starts, ptr noalias %diag, i64 %n,
+                             i32 %shift, i32 %mask) noinline {attributes} {
+entry:
+  br label %r.loop
+r.loop:
+  %r = phi i64 [ 0, %entry ], [ %r.next, %r.end ]
+  %d.p = getelementptr i32, ptr %diag, i64 %r
+  %d = load i32, ptr %d.p
+  %has.d = icmp sge i32 %d, 0
+  %d.i = sext i32 %d to i64
+  %d.safe = select i1 %has.d, i64 %d.i, i64 0
+  %ad.p = getelementptr double, ptr %a, i64 %d.safe
+  %ad = load double, ptr %ad.p
+  %bd.p = getelementptr double, ptr %b, i64 %d.safe
+  %bd = load double, ptr %bd.p
+  %dd = fmul double %ad, %bd
+  %acc0 = select i1 %has.d, double %dd, double 0.0
+  %s0.p = getelementptr i64, ptr %starts, i64 %r
+  %s0 = load i64, ptr %s0.p
+  %r.next = add i64 %r, 1
+  %s1.p = getelementptr i64, ptr %starts, i64 %r.next
+  %s1 = load i64, ptr %s1.p
+  %none = icmp sge i64 %s0, %s1
+  br i1 %none, label %r.end, label %s.loop
+s.loop:
+  %s = phi i64 [ %s0, %r.loop ], [ %s.next, %s.loop ]
+  %acc = phi double [ %acc0, %r.loop ], [ %acc.next, %s.loop ]
+{pair_indices}  %x.p = getelementptr double, ptr %a, i64 %p.i
+  %x = load double, ptr %x.p
+  %y.p = getelementptr double, ptr %b, i64 %q.i
+  %y = load double, ptr %y.p
+  %u.p = getelementptr double, ptr %a, i64 %q.i
+  %u = load double, ptr %u.p
+  %v.p = getelementptr double, ptr %b, i64 %p.i
+  %v = load double, ptr %v.p
+  %xy = fmul contract double %x, %y
+  %acc.half = fadd reassoc contract double %acc, %xy
+  %uv = fmul contract double %u, %v
+  %acc.next = fadd reassoc contract double %acc.half, %uv
+  %s.next = add i64 %s, 1
+  %more = icmp slt i64 %s.next, %s1
+  br i1 %more, label %s.loop, label %r.end
+r.end:
+  %total = phi double [ %acc0, %r.loop ], [ %acc.next, %s.loop ]
+  %c.p = getelementptr double, ptr %c, i64 %r
+  store double %total, ptr %c.p
+  %r.more = icmp slt i64 %r.next, %n
+  br i1 %r.more, label %r.loop, label %exit
+exit:
+  ret void
+}
+"""
+
+
+def _symmetric(pairs: tuple[str, str], name: str) -> str:
+    return (_SYMMETRIC_TEMPLATE.replace("{pair_params}", pairs[0])
+            .replace("{pair_indices}", pairs[1]).replace("{attributes}", _WIDE)
+            .replace("{name}", name))
+
+
 # NOTE: LLVM prefers 256-bit vectors on CPUs that have 512-bit ones (a clock-speed precaution).
 # For whole products (long runs of pairs per target) 512-bit gathers and FMAs are faster:
 # (6, 10) 233 -> 218 us, (10, 6) 79 -> 74 us, (8, 8) 255 -> 250 us. The block products of the
@@ -199,6 +264,45 @@ exit:
   ret void
 }
 """
+
+#: Pairs packed in one uint32 column at a run-time split, ``PQ[s] = P[s] << shift | Q[s]``
+#: (symmetric tables: ``P`` runs over degrees up to half the order only, so (10, 10) fits).
+_SHIFTED_PAIRS = ("ptr noalias %PQ, ptr noalias %unused", """  %pq.p = getelementptr i32, ptr %PQ, i64 %s
+  %pq = load i32, ptr %pq.p
+  %p32 = lshr i32 %pq, %shift
+  %q32 = and i32 %pq, %mask
+  %p.i = zext i32 %p32 to i64
+  %q.i = zext i32 %q32 to i64
+""")
+
+# Whole products over symmetric tables (``symmetric_product_into``), packed or two columns.
+_SYMMETRIC = (_symmetric(_SHIFTED_PAIRS, "taylorjit.series.symmetric_packed")
+              + _symmetric(_TWO_COLUMNS, "taylorjit.series.symmetric_columns") + """
+define void @{prefix}symmetric(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,
+                               ptr noalias %Q, ptr noalias %starts, ptr noalias %diag, i64 %n,
+                               i64 %shift) {
+entry:
+  %empty = icmp sle i64 %n, 0
+  br i1 %empty, label %exit, label %run
+run:
+  %is.packed = icmp sgt i64 %shift, 0
+  br i1 %is.packed, label %run.packed, label %run.columns
+run.packed:
+  %shift32 = trunc i64 %shift to i32
+  %one = shl i32 1, %shift32
+  %mask = sub i32 %one, 1
+  call void @taylorjit.series.symmetric_packed(ptr %c, ptr %a, ptr %b, ptr %P, ptr null,
+                                               ptr %starts, ptr %diag, i64 %n, i32 %shift32,
+                                               i32 %mask)
+  br label %exit
+run.columns:
+  call void @taylorjit.series.symmetric_columns(ptr %c, ptr %a, ptr %b, ptr %P, ptr %Q,
+                                                ptr %starts, ptr %diag, i64 %n, i32 0, i32 0)
+  br label %exit
+exit:
+  ret void
+}
+""")
 
 # Vectorized gduals: rows of npts values; c[r, :] = sum_s a[P[s], :] * b[Q[s], :] (rows without
 # pairs are left untouched: callers pass zeros when a masked table may have such rows).
@@ -395,6 +499,22 @@ def packed_product_into(out: np.ndarray, a: np.ndarray, b: np.ndarray,
 
 
 _packed_state: dict[str, Any] = {}
+
+
+def symmetric_product_into(out: np.ndarray, a: np.ndarray, b: np.ndarray,
+                           table: SymmetricTable) -> np.ndarray:
+    """:func:`product_into` for one point over a symmetric table
+    (``monomials.Basis.symmetric_product_table``); every row of ``out`` is written. Returns
+    ``out``."""
+    address, caller = _symmetric_kernel()
+    caller(address, out, a, b, table.pairs, table.second, table.starts, table.diagonal,
+           out.shape[0], table.shift)
+    return out
+
+
+@cache
+def _symmetric_kernel() -> tuple[int, Any]:
+    return _compiled(_SYMMETRIC, "symmetric"), array_caller(7, 2)
 
 
 def _make_caller(vectorized: bool) -> Any:
