@@ -84,7 +84,9 @@ def test_packed_and_two_column_pair_tables_give_the_same_products(nvars, order):
         packed = packed_product_into(np.empty(bs.ncoef), a, b, bs.packed_product_table(mask_a, mask_b))
         columns = product_into(np.empty(bs.ncoef), a, b, bs.masked_product_table(mask_a, mask_b))
         np.testing.assert_allclose(packed, columns, rtol=1e-15, atol=1e-300)
-        pq, starts = bs.packed_product_table(mask_a, mask_b)
+        pq, starts, lo, hi = bs.packed_product_table(mask_a, mask_b)
+        nonempty = np.flatnonzero(np.diff(starts))
+        assert lo <= nonempty.min() and nonempty.max() < hi  # the rows that can have pairs
         p, q, _ = bs.masked_product_table(mask_a, mask_b)
         assert np.array_equal(pq >> 16, p) and np.array_equal(pq & 0xFFFF, q)
     assert basis(10, 10).packed_product_table(basis(10, 10).full_mask, 1) is None  # 184756 > 2**16

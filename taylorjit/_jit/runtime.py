@@ -85,7 +85,7 @@ def _data_pointer_offset() -> int | None:
 
 #: The callers taylorjit's own kernels use (arrays, ints): one module holds them all, so a new
 #: process loads one object for them, not one each.
-_COMMON_CALLERS = ((8, 0), (3, 0), (2, 0), (4, 3), (5, 1), (6, 2), (7, 0), (9, 4))
+_COMMON_CALLERS = ((8, 0), (3, 0), (2, 0), (4, 3), (5, 3), (6, 2), (7, 2), (9, 4))
 
 
 def _caller_name(narrays: int, nints: int) -> str:

@@ -227,6 +227,10 @@ class gdual:  # noqa: N801 - pyaudi's name
         if isinstance(other, gdual):
             if self._same_layout(other):
                 a, b, symbols, order = self._c, other._c, self._symbols, self._order
+                if order is not None and a.ndim == 1:  # the hot path: one cached plan
+                    ma, mb = self._mask(order), other._mask(order)
+                    run, mask = _product_plan(len(symbols), order, ma, mb)
+                    return gdual._make(run(a, b), symbols, order, mask)
             else:
                 (a, b), symbols, order = self._align([self, other])
             ma, mb = self._mask(order), other._mask(order)
@@ -697,6 +701,19 @@ def _sumset(ma: int, mb: int, order: int | None) -> int | None:
         if (ma >> i) & 1:
             out |= mb << i
     return out & ((1 << (order + 1)) - 1)
+
+
+@lru_cache(maxsize=4096)
+def _product_plan(nvars: int, order: int, mask_a: int, mask_b: int
+                  ) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], int]:
+    """``(run, mask)``: ``run(a, b)`` is :func:`_product` of scalar coefficient arrays with
+    these degree masks, its table looked up once; ``mask`` the product's degrees."""
+    mask = _sumset(mask_a, mask_b, order)
+    packed = basis(nvars, order).packed_product_table(mask_a, mask_b) if nvars > 1 else None
+    if packed is None:
+        return (lambda a, b: _product(a, b, nvars, order, mask_a, mask_b)), mask
+    ncoef = basis(nvars, order).ncoef
+    return (lambda a, b: packed_product_into(np.empty(ncoef), a, b, packed)), mask
 
 
 def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None,

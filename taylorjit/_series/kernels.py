@@ -16,7 +16,7 @@ import numpy as np
 
 from .._jit.context import CompiledModule, jit_context
 from .._jit.runtime import array_caller
-from .monomials import SymmetricTable
+from .monomials import PackedTable, SymmetricTable
 
 __all__ = ["product_into", "packed_product_into", "symmetric_product_into", "run_program",
            "ACCUMULATE_FUNCTION", "ACCUMULATE_PAIR_FUNCTION", "BEGIN", "ACCUMULATE", "TASK_WIDTH"]
@@ -249,16 +249,28 @@ exit:
 }
 """
 
-# The same product over packed pairs (``packed_product_into``).
+# The same product over packed pairs (``packed_product_into``), over the target rows lo..hi-1
+# that the factors' degrees can reach; the others are zeroed.
 _PACKED = _accumulate(_PACKED_PAIRS, _WIDE).replace("{name}", "taylorjit.series.accumulate_packed") + """
+declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
+
 define void @{prefix}packed(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %PQ,
-                            ptr noalias %starts, i64 %n) {
+                            ptr noalias %starts, i64 %n, i64 %lo, i64 %hi) {
 entry:
-  %empty = icmp sle i64 %n, 0
+  %below = mul i64 %lo, 8
+  call void @llvm.memset.p0.i64(ptr %c, i8 0, i64 %below, i1 false)
+  %c.hi = getelementptr double, ptr %c, i64 %hi
+  %above.n = sub i64 %n, %hi
+  %above = mul i64 %above.n, 8
+  call void @llvm.memset.p0.i64(ptr %c.hi, i8 0, i64 %above, i1 false)
+  %rows = sub i64 %hi, %lo
+  %empty = icmp sle i64 %rows, 0
   br i1 %empty, label %exit, label %run
 run:
-  call void @taylorjit.series.accumulate_packed(ptr %c, ptr null, ptr %a, ptr %b, ptr %PQ,
-                                                ptr null, ptr %starts, i64 %n, double 1.0)
+  %c.lo = getelementptr double, ptr %c, i64 %lo
+  %starts.lo = getelementptr i64, ptr %starts, i64 %lo
+  call void @taylorjit.series.accumulate_packed(ptr %c.lo, ptr null, ptr %a, ptr %b, ptr %PQ,
+                                                ptr null, ptr %starts.lo, i64 %rows, double 1.0)
   br label %exit
 exit:
   ret void
@@ -479,22 +491,24 @@ def product_into(out: np.ndarray, a: np.ndarray, b: np.ndarray, table: tuple[np.
 
 
 def packed_product_into(out: np.ndarray, a: np.ndarray, b: np.ndarray,
-                        table: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """:func:`product_into` for one point over a packed table ``(PQ, starts)``
-    (``monomials.Basis.packed_product_table``). Returns ``out``."""
+                        table: PackedTable) -> np.ndarray:
+    """:func:`product_into` for one point over a packed table
+    (``monomials.Basis.packed_product_table``); every row of ``out`` is written. Returns
+    ``out``."""
     if not _packed_state:
         _packed_state["address"] = _compiled(_PACKED, "packed")
-        _packed_state["caller"] = array_caller(5, 1)
+        _packed_state["caller"] = array_caller(5, 3)
     caller = _packed_state["caller"]
-    pq, starts = table
     if caller is not None:
-        caller(_packed_state["address"], out, a, b, pq, starts, out.shape[0])
+        caller(_packed_state["address"], out, a, b, table.pairs, table.starts, out.shape[0],
+               table.lo, table.hi)
     else:  # pragma: no cover - only where numpy's array layout could not be verified
         import ctypes
 
-        fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * 5), ctypes.c_int64)
+        fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * 5), *([ctypes.c_int64] * 3))
         fn(_packed_state["address"])(out.ctypes.data, a.ctypes.data, b.ctypes.data,
-                                     pq.ctypes.data, starts.ctypes.data, out.shape[0])
+                                     table.pairs.ctypes.data, table.starts.ctypes.data,
+                                     out.shape[0], table.lo, table.hi)
     return out
 
 
