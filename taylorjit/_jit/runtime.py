@@ -92,43 +92,118 @@ def _caller_name(narrays: int, nints: int) -> str:
     return f"call{narrays}x{nints}"
 
 
+#: The CPython functions the callers use (stable ABI), resolved by name in every process.
+_PYTHON_API = ("PyLong_AsVoidPtr", "PyLong_AsLongLong", "PyErr_Occurred", "PyErr_SetString",
+               "PyEval_SaveThread", "PyEval_RestoreThread", "Py_IncRef")
+
+
 def _caller_ir(prefix: str, offset: int, shapes: tuple[tuple[int, int], ...]) -> str:
-    """One trampoline per ``(narrays, nints)`` in ``shapes`` (see :func:`array_caller`)."""
-    out = []
+    """One trampoline per ``(narrays, nints)`` in ``shapes`` (see :func:`array_caller`): a
+    ``METH_FASTCALL`` C function ``(self, args, nargs)`` that checks the argument count, reads
+    the function address and the ints, each array's data pointer, and calls the function
+    without the GIL."""
+    out = ["declare ptr @PyLong_AsVoidPtr(ptr)", "declare i64 @PyLong_AsLongLong(ptr)",
+           "declare ptr @PyErr_Occurred()", "declare void @PyErr_SetString(ptr, ptr)",
+           "declare ptr @PyEval_SaveThread()", "declare void @PyEval_RestoreThread(ptr)",
+           "declare void @Py_IncRef(ptr)", "@_Py_NoneStruct = external global i8",
+           "@PyExc_TypeError = external global ptr"]
     for narrays, nints in shapes:
-        names = [f"a{i}" for i in range(narrays)]
-        ints = [f"i{i}" for i in range(nints)]
-        params = ", ".join(["ptr %fn"] + [f"ptr %{n}" for n in names] + [f"i64 %{n}" for n in ints])
-        lines = [f"define void @{prefix}{_caller_name(narrays, nints)}({params}) {{"]
-        for name in names:
-            lines += [f"  %{name}.field = getelementptr i8, ptr %{name}, i64 {offset}",
-                      f"  %{name}.data = load ptr, ptr %{name}.field, align 8"]
-        args = ", ".join([f"ptr %{n}.data" for n in names] + [f"i64 %{n}" for n in ints])
-        out += [*lines, f"  call void %fn({args})", "  ret void", "}"]
+        name = _caller_name(narrays, nints)
+        message = f"{name}: wrong number of arguments\\00"  # (IR: one NUL byte)
+        out.append(f"@{prefix}{name}.msg = private constant [{len(message) - 2} x i8] "
+                   f"c\"{message}\"")
+        lines = [f"define ptr @{prefix}{name}(ptr %self, ptr %args, i64 %nargs) {{",
+                 "entry:",
+                 f"  %ok = icmp eq i64 %nargs, {1 + narrays + nints}",
+                 "  br i1 %ok, label %read, label %bad",
+                 "bad:",
+                 "  %exc = load ptr, ptr @PyExc_TypeError",
+                 f"  call void @PyErr_SetString(ptr %exc, ptr @{prefix}{name}.msg)",
+                 "  ret ptr null",
+                 "read:",
+                 "  %fn.obj = load ptr, ptr %args",
+                 "  %fn = call ptr @PyLong_AsVoidPtr(ptr %fn.obj)"]
+        for i in range(narrays):
+            lines += [f"  %a{i}.slot = getelementptr ptr, ptr %args, i64 {1 + i}",
+                      f"  %a{i}.obj = load ptr, ptr %a{i}.slot",
+                      f"  %a{i}.field = getelementptr i8, ptr %a{i}.obj, i64 {offset}",
+                      f"  %a{i} = load ptr, ptr %a{i}.field, align 8"]
+        for i in range(nints):
+            lines += [f"  %i{i}.slot = getelementptr ptr, ptr %args, i64 {1 + narrays + i}",
+                      f"  %i{i}.obj = load ptr, ptr %i{i}.slot",
+                      f"  %i{i} = call i64 @PyLong_AsLongLong(ptr %i{i}.obj)"]
+        args = ", ".join([f"ptr %a{i}" for i in range(narrays)] + [f"i64 %i{i}" for i in range(nints)])
+        lines += ["  %err = call ptr @PyErr_Occurred()",  # (a bad address or int)
+                  "  %failed = icmp ne ptr %err, null",
+                  "  br i1 %failed, label %error, label %run",
+                  "error:",
+                  "  ret ptr null",
+                  "run:",
+                  "  %state = call ptr @PyEval_SaveThread()",
+                  f"  call void %fn({args})",
+                  "  call void @PyEval_RestoreThread(ptr %state)",
+                  "  call void @Py_IncRef(ptr @_Py_NoneStruct)",
+                  "  ret ptr @_Py_NoneStruct",
+                  "}"]
+        out += lines
     return "\n".join(out)
+
+
+@cache
+def _python_api_symbols() -> None:
+    """Tell LLVM where this process's CPython functions (and ``None``) are."""
+    api = ctypes.pythonapi
+    for name in _PYTHON_API:
+        llvm.add_symbol(name, ctypes.cast(getattr(api, name), ctypes.c_void_p).value)
+    llvm.add_symbol("_Py_NoneStruct", id(None))
+    llvm.add_symbol("PyExc_TypeError", ctypes.addressof(ctypes.c_void_p.in_dll(api, "PyExc_TypeError")))
 
 
 @cache  # kept for the life of the process: the callers call into it
 def _callers_module(offset: int, shapes: tuple[tuple[int, int], ...]) -> CompiledModule:
+    _python_api_symbols()
     return jit_context().compile(repr(("array-callers", offset, shapes)),
                                  lambda prefix: _caller_ir(prefix, offset, shapes), speed_level=1)
+
+
+class _MethodDef(ctypes.Structure):
+    """CPython's ``PyMethodDef``."""
+
+    _fields_ = [("name", ctypes.c_char_p), ("method", ctypes.c_void_p), ("flags", ctypes.c_int),
+                ("doc", ctypes.c_char_p)]
+
+
+_METH_FASTCALL = 0x0080
+_method_defs: list[_MethodDef] = []  # a builtin function refers to its definition for life
+
+
+def _builtin_function(name: str, address: int) -> Callable[..., None]:
+    """A Python builtin function object whose calls enter the ``METH_FASTCALL`` C function at
+    ``address`` directly (about 0.1 us, against 1-1.5 us through ctypes)."""
+    definition = _MethodDef(name.encode(), address, _METH_FASTCALL, None)
+    _method_defs.append(definition)
+    new = ctypes.pythonapi.PyCFunction_NewEx
+    new.restype = ctypes.py_object
+    new.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object]
+    return new(ctypes.addressof(definition), None, None)
 
 
 @cache
 def array_caller(narrays: int = 4, nints: int = 3) -> Callable[..., None] | None:
     """``call(address, *arrays, *ints)``: call a native function with numpy arrays.
 
-    The function at ``address`` takes ``narrays`` pointers then ``nints`` i64 values. A native
-    trampoline reads each array's data pointer and makes the call, so a call costs one ctypes
-    crossing instead of one ``ndarray.ctypes.data`` look-up per array (0.8 us each). The GIL is
-    released during the call. The caller guarantees the arrays' dtypes, sizes and contiguity.
-    None when the array layout could not be verified (callers then pass pointers themselves).
+    The function at ``address`` takes ``narrays`` pointers then ``nints`` i64 values. The
+    caller is a builtin function object backed by a native trampoline that reads each array's
+    data pointer and makes the call: no ctypes conversion (a call costs about 0.1 us, not
+    1-1.5 us) and no ``ndarray.ctypes.data`` look-up (0.8 us each). The GIL is released during
+    the call. A wrong number of arguments raises TypeError; the caller guarantees the arrays'
+    dtypes, sizes and contiguity. None when the array layout could not be verified (callers then
+    pass pointers themselves).
     """
     offset = _data_pointer_offset()
     if offset is None:
         return None
     shapes = _COMMON_CALLERS if (narrays, nints) in _COMMON_CALLERS else ((narrays, nints),)
     module = _callers_module(offset, shapes)
-    fn_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, *([ctypes.py_object] * narrays),
-                               *([ctypes.c_int64] * nints))
-    return fn_type(module.address(module.prefix + _caller_name(narrays, nints)))
+    name = _caller_name(narrays, nints)
+    return _builtin_function(name, module.address(module.prefix + name))

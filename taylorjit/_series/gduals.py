@@ -227,13 +227,12 @@ class gdual:  # noqa: N801 - pyaudi's name
         if isinstance(other, gdual):
             if self._same_layout(other):
                 a, b, symbols, order = self._c, other._c, self._symbols, self._order
-                if order is not None and a.ndim == 1:  # the hot path: one cached plan
-                    ma, mb = self._mask(order), other._mask(order)
-                    run, mask = _product_plan(len(symbols), order, ma, mb)
-                    return gdual._make(run(a, b), symbols, order, mask)
             else:
                 (a, b), symbols, order = self._align([self, other])
             ma, mb = self._mask(order), other._mask(order)
+            if order is not None and a.ndim == 1:  # scalar gduals: one cached plan
+                run, mask = _product_plan(len(symbols), order, ma, mb)
+                return gdual._make(run(a, b), symbols, order, mask)
             return gdual._make(_product(a, b, len(symbols), order, ma, mb), symbols, order,
                                _sumset(ma, mb, order))
         if isinstance(other, Expr):
@@ -706,12 +705,14 @@ def _sumset(ma: int, mb: int, order: int | None) -> int | None:
 @lru_cache(maxsize=4096)
 def _product_plan(nvars: int, order: int, mask_a: int, mask_b: int
                   ) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], int]:
-    """``(run, mask)``: ``run(a, b)`` is :func:`_product` of scalar coefficient arrays with
-    these degree masks, its table looked up once; ``mask`` the product's degrees."""
+    """``(run, mask)``: ``run(a, b)`` multiplies scalar coefficient arrays with these degree
+    masks (the packed kernel, its table looked up once; :func:`_product` for bases over 2**16
+    monomials), ``mask`` is the product's degrees."""
     mask = _sumset(mask_a, mask_b, order)
-    packed = basis(nvars, order).packed_product_table(mask_a, mask_b) if nvars > 1 else None
+    packed = basis(nvars, order).packed_product_table(mask_a, mask_b)
     if packed is None:
         return (lambda a, b: _product(a, b, nvars, order, mask_a, mask_b)), mask
+    # NOTE: univariate ones too: 1.2 us at orders 1-100, against 1.7-4.0 us by np.convolve.
     ncoef = basis(nvars, order).ncoef
     return (lambda a, b: packed_product_into(np.empty(ncoef), a, b, packed)), mask
 
@@ -719,25 +720,21 @@ def _product_plan(nvars: int, order: int, mask_a: int, mask_b: int
 def _product(a: np.ndarray, b: np.ndarray, nvars: int, order: int | None,
              mask_a: int | None = None, mask_b: int | None = None) -> np.ndarray:
     """Truncated product of two aligned flat coefficient arrays: one compiled kernel call,
-    over the pairs of nonzero blocks only when the factors' degree masks say some are zero."""
+    over the pairs of nonzero blocks only when the factors' degree masks say some are zero.
+    (Scalar gduals in bases of at most 2**16 monomials go through :func:`_product_plan`.)"""
     if order is None:
         return a * b
-    if nvars == 1 and a.ndim == 1:  # univariate: numpy's convolution is the product
-        return np.convolve(a, b)[: order + 1]
     bs = basis(nvars, order)
     full = bs.full_mask
     mask_a = full if mask_a is None else mask_a
     mask_b = full if mask_b is None else mask_b
     # (gdual coefficient arrays are always C-contiguous float64: no conversion needed)
-    if a.ndim == 1:
-        packed = bs.packed_product_table(mask_a, mask_b)
-        if packed is not None:  # every row is written (rows without pairs get zero)
-            return packed_product_into(np.empty(a.shape), a, b, packed)
-        if mask_a == mask_b:  # bases over 2**16 monomials: each unordered pair once
-            # NOTE: (10, 10): 27 -> 15 ms (the two-column table is 240 MB, the symmetric one
-            # packed 60 MB). Smaller bases keep the plain packed table, faster there: (4, 10)
-            # 16 against 18 us, (10, 6) 79 against 85 us.
-            return symmetric_product_into(np.empty(a.shape), a, b, bs.symmetric_product_table(mask_a))
+    if a.ndim == 1 and mask_a == mask_b and bs.packed_product_table(mask_a, mask_b) is None:
+        # Bases over 2**16 monomials: each unordered pair once.
+        # NOTE: (10, 10): 27 -> 15 ms (the two-column table is 240 MB, the symmetric one
+        # packed 60 MB). Smaller bases keep the plain packed table, faster there: (4, 10)
+        # 16 against 18 us, (10, 6) 79 against 85 us.
+        return symmetric_product_into(np.empty(a.shape), a, b, bs.symmetric_product_table(mask_a))
     if mask_a == full and mask_b == full:
         return product_into(np.empty(a.shape), a, b, bs.product_table)
     return product_into(np.zeros(a.shape), a, b, bs.masked_product_table(mask_a, mask_b))
