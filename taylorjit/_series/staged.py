@@ -4,11 +4,14 @@ Running the primitive table's recurrences block by block from Python costs one k
 block product (55 for ``exp`` at order 10). Here the same rules run once over
 :class:`RecordingAlgebra`, whose operations *emit IR* instead of computing: the result is one
 native function computing every coefficient of ``f(g)`` (ARCHITECTURE.md's staging: the rules
-are written once, over an abstract algebra). Sums of block products stay pending until used,
-then run as one kernel call over a merged pair table: ``exp`` at order ``k`` is one call for
-all ``k`` products of ``k y[k] = sum_j (j a[j]) y[k-j]``, the Euler-operator form of the
-recurrence, and costs about one truncated product in all. Compiled kernels are cached in memory and on disk
-like every other module. Scalar (not vectorized) gduals only; those use the Python path.
+are written once, over an abstract algebra).
+
+Sums of block products stay pending until used, then run as one kernel call over a merged pair
+table: ``exp`` at order ``k`` is one call for all ``k`` products of ``k y[k] = sum_j (j a[j])
+y[k-j]`` (the Euler-operator form of the recurrence), and the whole function costs about one
+truncated product. Two pending sums over the same ``x`` blocks (sine and cosine) share one pass.
+Compiled kernels are cached in memory and on disk like every other module. Scalar (not
+vectorized) gduals only; those use the Python path.
 """
 
 from __future__ import annotations
