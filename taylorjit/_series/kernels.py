@@ -21,6 +21,25 @@ from .monomials import PackedTable, SymmetricTable
 __all__ = ["product_into", "packed_product_into", "symmetric_product_into", "run_program",
            "ACCUMULATE_FUNCTION", "ACCUMULATE_PAIR_FUNCTION", "BEGIN", "ACCUMULATE", "TASK_WIDTH"]
 
+# Row r of every product kernel: its pairs are s0 <= s < s1 (none: %none); the loop's latch
+# block is named in each template ("{row_range:LATCH}").
+_ROW_RANGE = """  %r = phi i64 [ 0, %entry ], [ %r.next, %{latch} ]
+  %s0.p = getelementptr i64, ptr %starts, i64 %r
+  %s0 = load i64, ptr %s0.p
+  %r.next = add i64 %r, 1
+  %s1.p = getelementptr i64, ptr %starts, i64 %r.next
+  %s1 = load i64, ptr %s1.p
+  %none = icmp sge i64 %s0, %s1
+"""
+
+
+def _with_rows(template: str) -> str:
+    """``template`` with its ``{row_range:LATCH}`` filled in."""
+    for latch in ("store", "r.end"):
+        template = template.replace(f"{{row_range:{latch}}}", _ROW_RANGE.replace("{latch}", latch))
+    return template
+
+
 # c[r] = init[r] + w * sum_s a[P[s]] * b[Q[s]] (init may be null for zero, or c itself; a target
 # r with no pairs gets init[r]): the product of two
 # series (init null, w = 1) and a whole recurrence sum of a staged function (see staged.py). The
@@ -33,14 +52,7 @@ entry:
   %no.init = icmp eq ptr %init, null
   br label %r.loop
 r.loop:
-  %r = phi i64 [ 0, %entry ], [ %r.next, %store ]
-  %s0.p = getelementptr i64, ptr %starts, i64 %r
-  %s0 = load i64, ptr %s0.p
-  %r.next = add i64 %r, 1
-  %s1.p = getelementptr i64, ptr %starts, i64 %r.next
-  %s1 = load i64, ptr %s1.p
-  %none = icmp sge i64 %s0, %s1
-  br i1 %none, label %r.end, label %s.loop
+{row_range:store}  br i1 %none, label %r.end, label %s.loop
 s.loop:
   %s = phi i64 [ %s0, %r.loop ], [ %s.next, %s.loop ]
   %acc = phi double [ 0.0, %r.loop ], [ %acc.next, %s.loop ]
@@ -83,14 +95,7 @@ define internal void @{name}(ptr %c1, ptr %c2, ptr noalias %a, ptr noalias %b, p
 entry:
   br label %r.loop
 r.loop:
-  %r = phi i64 [ 0, %entry ], [ %r.next, %r.end ]
-  %s0.p = getelementptr i64, ptr %starts, i64 %r
-  %s0 = load i64, ptr %s0.p
-  %r.next = add i64 %r, 1
-  %s1.p = getelementptr i64, ptr %starts, i64 %r.next
-  %s1 = load i64, ptr %s1.p
-  %none = icmp sge i64 %s0, %s1
-  br i1 %none, label %r.end, label %s.loop
+{row_range:r.end}  br i1 %none, label %r.end, label %s.loop
 s.loop:
   %s = phi i64 [ %s0, %r.loop ], [ %s.next, %s.loop ]
   %acc1 = phi double [ 0.0, %r.loop ], [ %acc1.next, %s.loop ]
@@ -153,7 +158,7 @@ _PACKED_PAIRS = ("ptr noalias %PQ, ptr noalias %unused", """  %pq.p = getelement
 
 
 def _accumulate(pairs: tuple[str, str], attributes: str = "") -> str:
-    return (_ACCUMULATE_TEMPLATE.replace("{pair_params}", pairs[0])
+    return (_with_rows(_ACCUMULATE_TEMPLATE).replace("{pair_params}", pairs[0])
             .replace("{pair_indices}", pairs[1]).replace("{attributes}", attributes))
 
 
@@ -167,8 +172,7 @@ define internal void @{name}(ptr noalias %c, ptr noalias %a, ptr noalias %b, {pa
 entry:
   br label %r.loop
 r.loop:
-  %r = phi i64 [ 0, %entry ], [ %r.next, %r.end ]
-  %d.p = getelementptr i32, ptr %diag, i64 %r
+{row_range:r.end}  %d.p = getelementptr i32, ptr %diag, i64 %r
   %d = load i32, ptr %d.p
   %has.d = icmp sge i32 %d, 0
   %d.i = sext i32 %d to i64
@@ -179,12 +183,6 @@ r.loop:
   %bd = load double, ptr %bd.p
   %dd = fmul double %ad, %bd
   %acc0 = select i1 %has.d, double %dd, double 0.0
-  %s0.p = getelementptr i64, ptr %starts, i64 %r
-  %s0 = load i64, ptr %s0.p
-  %r.next = add i64 %r, 1
-  %s1.p = getelementptr i64, ptr %starts, i64 %r.next
-  %s1 = load i64, ptr %s1.p
-  %none = icmp sge i64 %s0, %s1
   br i1 %none, label %r.end, label %s.loop
 s.loop:
   %s = phi i64 [ %s0, %r.loop ], [ %s.next, %s.loop ]
@@ -217,7 +215,7 @@ exit:
 
 
 def _symmetric(pairs: tuple[str, str], name: str) -> str:
-    return (_SYMMETRIC_TEMPLATE.replace("{pair_params}", pairs[0])
+    return (_with_rows(_SYMMETRIC_TEMPLATE).replace("{pair_params}", pairs[0])
             .replace("{pair_indices}", pairs[1]).replace("{attributes}", _WIDE)
             .replace("{name}", name))
 
@@ -232,7 +230,7 @@ _WIDE = '"prefer-vector-width"="512"'
 
 
 ACCUMULATE_FUNCTION = _accumulate(_TWO_COLUMNS)
-ACCUMULATE_PAIR_FUNCTION = _ACCUMULATE_PAIR_TEMPLATE
+ACCUMULATE_PAIR_FUNCTION = _with_rows(_ACCUMULATE_PAIR_TEMPLATE)
 
 _SCALAR = _accumulate(_TWO_COLUMNS, _WIDE).replace("{name}", "taylorjit.series.accumulate") + """
 define void @{prefix}product(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,
@@ -325,14 +323,7 @@ entry:
   %empty = icmp sle i64 %n, 0
   br i1 %empty, label %exit, label %r.loop
 r.loop:
-  %r = phi i64 [ 0, %entry ], [ %r.next, %r.end ]
-  %s0.p = getelementptr i64, ptr %starts, i64 %r
-  %s0 = load i64, ptr %s0.p
-  %r.next = add i64 %r, 1
-  %s1.p = getelementptr i64, ptr %starts, i64 %r.next
-  %s1 = load i64, ptr %s1.p
-  %row.c = mul i64 %r, %npts
-  %none = icmp sge i64 %s0, %s1
+{row_range:r.end}  %row.c = mul i64 %r, %npts
   br i1 %none, label %r.end, label %s.loop
 s.loop:
   %s = phi i64 [ %s0, %r.loop ], [ %s.next, %t.end ]
@@ -474,7 +465,7 @@ def _compiled(text: str, symbol: str) -> int:
 
 @cache
 def _kernel(vectorized: bool) -> int:
-    return _compiled(_POINTS if vectorized else _SCALAR, "product")
+    return _compiled(_with_rows(_POINTS) if vectorized else _SCALAR, "product")
 
 
 def product_into(out: np.ndarray, a: np.ndarray, b: np.ndarray, table: tuple[np.ndarray, ...]
