@@ -270,7 +270,7 @@ def _degree_block(nvars: int, d: int) -> np.ndarray:
 def _sorted_tuples(n: int, d: int) -> np.ndarray:
     """All nondecreasing ``d``-tuples of ``0..n-1``, in lexicographic order, as rows."""
     if d == 0:
-        return np.zeros((1 if n >= 0 else 0, 0), dtype=np.int64)
+        return np.zeros((1, 0), dtype=np.int64)
     parts = [np.zeros((0, d), dtype=np.int64)]
     for first in range(n):
         rest = _sorted_tuples(n - first, d - 1) + first
