@@ -173,6 +173,9 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         self._ev = self._dv[DV.SIZE:].reshape(EV.COUNT, nev)
         self._ev[EV.DIRECTION] = self._events.directions
         self._iv = np.zeros(IV.SIZE, dtype=np.int64)
+        # Scalar views of the control blocks for the per-call Python code: a memoryview item
+        # costs 20 ns to read or write, a numpy one 35-90 ns (and a numpy scalar to convert).
+        self._dvm, self._ivm = memoryview(self._dv), memoryview(self._iv)
         self.time = time
         self._tc = layout.buffer(self._order)
         self._d_output = np.full(self._dim, np.nan)
@@ -297,7 +300,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
     @property
     def time(self) -> float:
         """The current time."""
-        return float(self._dv[DV.T_HI] + self._dv[DV.T_LO])
+        return self._dvm[DV.T_HI] + self._dvm[DV.T_LO]
 
     @time.setter
     def time(self, value: float) -> None:
@@ -310,7 +313,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
     @property
     def dtime(self) -> tuple[float, float]:
         """The time as a double-length pair ``(hi, lo)`` (``hi + lo`` exactly)."""
-        return float(self._dv[DV.T_HI]), float(self._dv[DV.T_LO])
+        return self._dvm[DV.T_HI], self._dvm[DV.T_LO]
 
     @dtime.setter
     def dtime(self, value: tuple[float, float]) -> None:
@@ -327,7 +330,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
     @property
     def last_h(self) -> float:
         """The signed size of the last step (0 before any step)."""
-        return float(self._dv[DV.LAST_H])
+        return self._dvm[DV.LAST_H]
 
     @property
     def d_output(self) -> np.ndarray:
@@ -356,7 +359,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
              ) -> tuple[taylor_outcome, list[np.ndarray]]:
         """Enter the native loop; enter it again while the continuous-output buffer fills up,
         and around each step that may hold an event."""
-        dv, iv = self._dv, self._iv
+        dv, iv = self._dvm, self._ivm
         dv[DV.TF_HI], dv[DV.TF_LO] = t_final
         dv[DV.MAX_DT], dv[DV.DIR] = max_delta_t, direction
         dv[DV.MIN_H], dv[DV.MAX_H] = math.inf, 0.0
@@ -364,7 +367,8 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         iv[IV.GRID_N] = 0 if grid is None else len(grid)
         iv[IV.GRID_I] = grid_start
         events = self._events
-        if events:
+        has_events = len(events) > 0
+        if has_events:
             self._check_unchanged()
         record = 3 + self._dim * (self._order + 1)
         buffers: list[np.ndarray] = []
@@ -374,13 +378,13 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         try:
             while True:
                 # While a terminal event cools down, every step comes back here to count it.
-                cooling = events.cooling
+                cooling = has_events and events.cooling
                 iv[IV.FLAGS] = flags | (Flags.ONE_STEP if cooling else 0)
-                steps_before = int(iv[IV.NSTEPS])
-                self._call(self._propagate_address, self._state, self._tc, self._pars, dv, iv,
-                           self._empty if grid is None else grid,
+                steps_before = iv[IV.NSTEPS]
+                self._call(self._propagate_address, self._state, self._tc, self._pars, self._dv,
+                           self._iv, self._empty if grid is None else grid,
                            self._empty if grid_out is None else grid_out, cbuf)
-                code = int(iv[IV.OUTCOME])
+                code = iv[IV.OUTCOME]
                 if code == Code.BUFFER_FULL:
                     buffers.append(cbuf.reshape(-1, record))
                     capacity = min(2 * capacity, 1 << 16)
@@ -408,8 +412,8 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         finally:
             if flags & Flags.C_OUTPUT:
                 buffers.append(cbuf[: iv[IV.C_COUNT] * record].reshape(-1, record))
-            if events:
-                self._seen = (self._state.copy(), dv[:2].copy(), self._pars.copy())
+            if has_events:
+                self._seen = (self._state.copy(), self._dv[:2].copy(), self._pars.copy())
 
     def _native_non_terminal(self) -> Detection:
         """The non-terminal events the native test located in the step just taken."""
@@ -426,7 +430,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
 
     def _step_start(self) -> float:
         """The start time of the step just taken."""
-        return float(self._dv[DV.T_HI] + (self._dv[DV.T_LO] - self.last_h))
+        return self._dvm[DV.T_HI] + (self._dvm[DV.T_LO] - self.last_h)
 
     def _check_unchanged(self) -> None:
         """Forget the event signs of the last step if the state, time or parameters changed."""
@@ -523,7 +527,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
     def _one_step(self, direction: float, max_delta_t: float) -> tuple[taylor_outcome, float]:
         tf = (math.inf * direction, 0.0)
         outcome, _ = self._run(tf, direction, max_delta_t, 0, Flags.ONE_STEP)
-        h = self.last_h if self._iv[IV.NSTEPS] else 0.0
+        h = self._dvm[DV.LAST_H] if self._ivm[IV.NSTEPS] else 0.0
         return outcome, h
 
     def propagate_until(self, t: float, *, max_delta_t: float = math.inf, max_steps: int = 0,
@@ -568,8 +572,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         flags = Flags.C_OUTPUT if c_output else 0
         if callback is None:
             outcome, buffers = self._run(target, direction, max_delta_t, max_steps, flags)
-            nsteps = int(self._iv[IV.NSTEPS])
-            min_h, max_h = float(self._dv[DV.MIN_H]), float(self._dv[DV.MAX_H])
+            nsteps, min_h, max_h = self._ivm[IV.NSTEPS], self._dvm[DV.MIN_H], self._dvm[DV.MAX_H]
         else:
             outcome, buffers, nsteps, min_h, max_h = self._propagate_with_callback(
                 target, direction, max_delta_t, max_steps, flags, callback)
@@ -585,11 +588,11 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
                 return taylor_outcome.step_limit, buffers, nsteps, min_h, max_h
             outcome, more = self._run(target, direction, max_delta_t, 1, flags)
             buffers += more
-            took = int(self._iv[IV.NSTEPS])
+            took = self._ivm[IV.NSTEPS]
             if took:
                 nsteps += took
-                min_h = min(min_h, float(self._dv[DV.MIN_H]))
-                max_h = max(max_h, float(self._dv[DV.MAX_H]))
+                min_h = min(min_h, self._dvm[DV.MIN_H])
+                max_h = max(max_h, self._dvm[DV.MAX_H])
             if outcome == taylor_outcome.step_limit:
                 outcome = taylor_outcome.success
             if took and callback(self) is False:
@@ -624,19 +627,19 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         target = (float(g[-1]), 0.0)
         if callback is None:
             outcome, _ = self._run(target, direction, max_delta_t, max_steps, Flags.GRID, g, out)
-            nsteps = int(self._iv[IV.NSTEPS])
-            return outcome, float(self._dv[DV.MIN_H]), float(self._dv[DV.MAX_H]), nsteps, out
+            nsteps = self._ivm[IV.NSTEPS]
+            return outcome, self._dvm[DV.MIN_H], self._dvm[DV.MAX_H], nsteps, out
         # One native step per entry (the grid index carried over), the callback after each.
         nsteps, min_h, max_h, next_point = 0, math.inf, 0.0, 1
         while True:
             if max_steps and nsteps >= max_steps:
                 return taylor_outcome.step_limit, min_h, max_h, nsteps, out
             outcome, _ = self._run(target, direction, max_delta_t, 1, Flags.GRID, g, out, next_point)
-            next_point = int(self._iv[IV.GRID_I])
+            next_point = self._ivm[IV.GRID_I]
             if self._iv[IV.NSTEPS]:
-                nsteps += int(self._iv[IV.NSTEPS])
-                min_h = min(min_h, float(self._dv[DV.MIN_H]))
-                max_h = max(max_h, float(self._dv[DV.MAX_H]))
+                nsteps += self._ivm[IV.NSTEPS]
+                min_h = min(min_h, self._dvm[DV.MIN_H])
+                max_h = max(max_h, self._dvm[DV.MAX_H])
                 if callback(self) is False:
                     return taylor_outcome.cb_stop, min_h, max_h, nsteps, out
             if outcome != taylor_outcome.step_limit:
