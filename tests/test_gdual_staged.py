@@ -44,6 +44,26 @@ def test_staged_kernel_equals_python_recurrences(name, monkeypatch):
     assert np.all(np.isfinite(extra._c))
 
 
+@pytest.mark.parametrize("name", ["sqrt", "asin", "atan", "pow", "log", "sin", "tan", "exp", "div",
+                                  "square", "acosh", "erf"])
+def test_staged_kernel_equals_python_recurrences_at_order_7(name, monkeypatch):
+    # Order 7: symmetric sums with a middle term (folded into the other terms), quotient rules
+    # whose division rides on the kernel call, paired sine and cosine passes at every order.
+    x7, y7 = tj.gdual(0.3, "x", 7), tj.gdual(0.6, "y", 7)
+    b = tj.sin(x7 + 2 * y7) * 0.3 + 0.5
+    make = {"sqrt": lambda: tj.sqrt(b), "asin": lambda: tj.asin(b), "atan": lambda: tj.atan(b),
+            "pow": lambda: b**2.5, "log": lambda: tj.log(b), "sin": lambda: tj.sin(b),
+            "tan": lambda: tj.tan(b), "exp": lambda: tj.exp(b), "div": lambda: b / y7,
+            "square": lambda: tj.square(b), "acosh": lambda: tj.acosh(b + 1), "erf": lambda: tj.erf(b)}
+    monkeypatch.setattr(gdual_module, "_STAGED_MIN_COEFFICIENTS", 10**9)
+    monkeypatch.setattr(gdual_module, "_KERNELS", {})
+    reference = make[name]()
+    monkeypatch.setattr(gdual_module, "_STAGED_MIN_COEFFICIENTS", 0)
+    monkeypatch.setattr(gdual_module, "_KERNELS", {})
+    staged = make[name]()
+    np.testing.assert_allclose(staged._c, reference._c, rtol=1e-13, atol=1e-13)
+
+
 def _calls(name: str, nvars: int, order: int) -> tuple[int, int]:
     """(single, paired) product-kernel calls in the staged function ``name``."""
     from taylorjit._primitives.table import apply

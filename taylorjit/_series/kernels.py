@@ -40,14 +40,15 @@ def _with_rows(template: str) -> str:
     return template
 
 
-# c[r] = init[r] + w * sum_s a[P[s]] * b[Q[s]] (init may be null for zero, or c itself; a target
-# r with no pairs gets init[r]): the product of two
-# series (init null, w = 1) and a whole recurrence sum of a staged function (see staged.py). The
-# reduction may be reassociated so that it vectorises. ({name} is filled in by each user.)
+# c[r] = (init[r] + w * sum_s a[P[s]] * b[Q[s]]) * u (init may be null for zero, or c itself; a
+# target r with no pairs gets init[r] u): the product of two series (init null, w = u = 1) and a
+# whole recurrence sum of a staged function (see staged.py; u: 1 / a[0] of a quotient rule, so
+# that its division needs no pass of its own). The reduction may be reassociated so that it
+# vectorises. ({name} is filled in by each user.)
 _ACCUMULATE_TEMPLATE = """
 define internal void @{name}(ptr %c, ptr %init, ptr noalias %a, ptr noalias %b,
                              {pair_params}, ptr noalias %starts, i64 %n,
-                             double %w) noinline {attributes} {
+                             double %w, double %u) noinline {attributes} {
 entry:
   %no.init = icmp eq ptr %init, null
   br label %r.loop
@@ -76,8 +77,9 @@ add:
   br label %store
 store:
   %v = phi double [ %scaled, %r.end ], [ %sum, %add ]
+  %vu = fmul double %v, %u
   %c.p = getelementptr double, ptr %c, i64 %r
-  store double %v, ptr %c.p
+  store double %vu, ptr %c.p
   %r.more = icmp slt i64 %r.next, %n
   br i1 %r.more, label %r.loop, label %exit
 exit:
@@ -240,7 +242,7 @@ entry:
   br i1 %empty, label %exit, label %run
 run:
   call void @taylorjit.series.accumulate(ptr %c, ptr null, ptr %a, ptr %b, ptr %P, ptr %Q,
-                                         ptr %starts, i64 %n, double 1.0)
+                                         ptr %starts, i64 %n, double 1.0, double 1.0)
   br label %exit
 exit:
   ret void
@@ -268,7 +270,8 @@ run:
   %c.lo = getelementptr double, ptr %c, i64 %lo
   %starts.lo = getelementptr i64, ptr %starts, i64 %lo
   call void @taylorjit.series.accumulate_packed(ptr %c.lo, ptr null, ptr %a, ptr %b, ptr %PQ,
-                                                ptr null, ptr %starts.lo, i64 %rows, double 1.0)
+                                                ptr null, ptr %starts.lo, i64 %rows, double 1.0,
+                                                double 1.0)
   br label %exit
 exit:
   ret void
@@ -419,7 +422,7 @@ acc:
   %b = getelementptr double, ptr %slots, i64 %f3
   %s = getelementptr i64, ptr %S, i64 %f4
   call void @taylorjit.series.accumulate(ptr %c, ptr %c, ptr %a, ptr %b, ptr %P, ptr %Q,
-                                         ptr %s, i64 %f5, double 1.0)
+                                         ptr %s, i64 %f5, double 1.0, double 1.0)
   br label %continue
 begin:
   %k.p = getelementptr i8, ptr %keep, i64 %f5

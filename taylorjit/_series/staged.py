@@ -49,24 +49,32 @@ class Block:
 
 @dataclass(frozen=True, eq=False)
 class Pending:
-    """``init + sum_groups weight * sum_terms x (x) y``, not yet written.
+    """``(init + sum_groups weight * sum_terms x (x) y) * scale``, not yet written.
 
     Every term lands on the same target degree, so a whole recurrence sum (``exp``: ``k`` block
     products) is one kernel call per distinct weight over one merged pair table, instead of a
     call and a pass over the target block per product. Scaling and negation fold into the
-    weights; materialising (``RecordingAlgebra._block``) writes it once.
+    weights, the division of a quotient rule by its leading coefficient into ``scale`` (an IR
+    value); materialising (``RecordingAlgebra._block``) writes it once.
     """
 
     degree: int
     groups: tuple[tuple[float, tuple[tuple[Block, Block], ...]], ...]
     init: Block | None = None
+    scale: str | None = None
+
+    @property
+    def plain(self) -> bool:
+        """No ``init`` and no ``scale``: weights may still change."""
+        return self.init is None and self.scale is None
 
     def scaled(self, c: float) -> Pending:
         """``c`` times this sum (no ``init``)."""
         return Pending(self.degree, tuple((w * c, terms) for w, terms in self.groups))
 
     def plus(self, other: Pending) -> Pending:
-        """The sum of two pending sums (at most one ``init``); equal weights share a group."""
+        """The sum of two pending sums (at most one ``init``, no ``scale``); equal weights share a
+        group."""
         merged: dict[float, tuple[tuple[Block, Block], ...]] = {}
         for w, terms in self.groups + other.groups:
             merged[w] = merged.get(w, ()) + terms
@@ -196,20 +204,23 @@ class RecordingAlgebra:
                 terms += tuple((self._times(x, w / main), y) for x, y in group)
             elif w != main:
                 groups.append((w, group))
-        return Pending(pending.degree, ((main, terms), *groups), pending.init)
+        return Pending(pending.degree, ((main, terms), *groups), pending.init, pending.scale)
 
     def _write(self, pending: Pending) -> Block:
-        """Write a pending sum into a new block: one kernel call per weight."""
+        """Write a pending sum into a new block: one kernel call per weight (the last one
+        applies the scale)."""
         pending = self._fold(pending)
         out = self._alloc(pending.degree)
         start = pending.init.pointer if pending.init is not None else "null"
         rows = self.bs.block_size(pending.degree)
-        for weight, terms in pending.groups:
+        for k, (weight, terms) in enumerate(pending.groups):
             tp, tq, ts, _ = self._table(pending.degree, terms)
+            last = k == len(pending.groups) - 1
+            scale = pending.scale if last and pending.scale is not None else "1.0"
             self.lines.append(
                 f"  call void @taylorjit.series.accumulate(ptr {out.pointer}, ptr {start}, "
                 f"ptr %scratch, ptr %scratch, ptr {tp}, ptr {tq}, ptr {ts}, i64 {rows}, "
-                f"double {double_literal(weight)})")
+                f"double {double_literal(weight)}, double {scale})")
             start = out.pointer
         return out
 
@@ -229,12 +240,12 @@ class RecordingAlgebra:
         """The latest unwritten pending sum that reads the same ``x`` blocks as ``pending`` with
         ``y`` blocks of the same degrees (sin and cos: ``j a[j]`` times cos and sin blocks), so
         that both can share one pass over one table; None if there is none."""
-        if pending.init is not None or len(pending.groups) != 1:
+        if not pending.plain or len(pending.groups) != 1:
             return None
         terms = pending.groups[0][1]
         shape = [(x.offset, y.degree) for x, y in terms]
         for other in reversed(self._recent.get(pending.degree, [])):
-            if (id(other) not in self._written and other.init is None and len(other.groups) == 1
+            if (id(other) not in self._written and other.plain and len(other.groups) == 1
                     and other.groups[0][1] != terms  # (not the same sum, scaled)
                     and [(x.offset, y.degree) for x, y in other.groups[0][1]] == shape):
                 return other
@@ -270,12 +281,12 @@ class RecordingAlgebra:
             return y
         if self._is_zero(y):
             return x
-        if isinstance(x, Pending) and isinstance(y, Pending) and (x.init is None or y.init is None):
+        if (isinstance(x, Pending) and isinstance(y, Pending) and (x.plain or y.plain)
+                and x.scale is None and y.scale is None):
             return self._track(x.plus(y))
         if isinstance(x, Block) and isinstance(y, Pending):
             x, y = y, x
-        if (isinstance(x, Pending) and x.init is None and isinstance(y, Block)
-                and y.degree == x.degree):
+        if isinstance(x, Pending) and x.plain and isinstance(y, Block) and y.degree == x.degree:
             return self._track(Pending(x.degree, x.groups, y))
         x, y = self._block(x), self._block(y)
         if not isinstance(x, Block) and not isinstance(y, Block):
@@ -283,7 +294,7 @@ class RecordingAlgebra:
         return self._elementwise(self._degree(x, y), [x, y], self._binary("fadd"))
 
     def sub(self, x: Any, y: Any) -> Any:  # noqa: D102
-        if isinstance(y, Pending) and y.init is None:
+        if isinstance(y, Pending) and y.plain:
             return self.add(x, self._track(y.scaled(-1.0)))
         x, y = self._block(x), self._block(y)
         if self._is_zero(y):
@@ -293,7 +304,7 @@ class RecordingAlgebra:
         return self._elementwise(self._degree(x, y), [x, y], self._binary("fsub"))
 
     def neg(self, x: Any) -> Any:  # noqa: D102
-        if isinstance(x, Pending) and x.init is None:
+        if isinstance(x, Pending) and x.plain:
             return self._track(x.scaled(-1.0))
         x = self._block(x)
         if not isinstance(x, Block):
@@ -308,7 +319,7 @@ class RecordingAlgebra:
         return self.mul(x, float(c))
 
     def div(self, x: Any, c: Any) -> Any:  # noqa: D102
-        if isinstance(x, Pending) and x.init is None:
+        if isinstance(x, Pending) and x.plain:
             return self._track(x.scaled(1.0 / float(c)))
         x = self._block(x)
         if not isinstance(x, Block):
@@ -316,7 +327,18 @@ class RecordingAlgebra:
         return self._elementwise(x.degree, [x, float(c)], self._binary("fdiv"))
 
     def div_leading(self, x: Any, d0: Any) -> Any:  # noqa: D102
-        x, d0 = self._block(x), self._block(d0)
+        d0 = self._block(d0)
+        if isinstance(x, Pending) and x.scale is None and (isinstance(d0, Block) and d0.degree == 0
+                                                           or not isinstance(d0, Block)):
+            # (the kernel call that writes x multiplies by 1 / d0: no pass of its own)
+            if isinstance(d0, Block):
+                v, inverse = self._name("d0"), self._name("inv")
+                self.lines += [f"  {v} = load double, ptr {d0.pointer}",
+                               f"  {inverse} = fdiv double 1.0, {v}"]
+            else:
+                inverse = double_literal(1.0 / float(d0))
+            return Pending(x.degree, x.groups, x.init, inverse)
+        x = self._block(x)
         if not isinstance(x, Block) and not isinstance(d0, Block):
             return float(x) / float(d0)
         if self._is_zero(x):
@@ -329,7 +351,7 @@ class RecordingAlgebra:
                 c = float(a)
                 if c == 0.0:
                     return 0.0
-                if isinstance(b, Pending) and b.init is None:
+                if isinstance(b, Pending) and b.plain:
                     return self._track(b.scaled(c))
                 return self._times(self._block(b), c)
         x, y = self._block(x), self._block(y)
