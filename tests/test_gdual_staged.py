@@ -87,3 +87,23 @@ def test_sin_and_cos_series_share_one_pass():
     # last computes only the result's block.
     assert _calls("sin", 3, 6) == (1, 5)
     assert _calls("cosh", 2, 5) == (1, 4)
+
+
+@pytest.mark.parametrize("name", ["sin", "atan", "pow"])
+def test_packed_and_two_column_staged_tables_agree(name, monkeypatch):
+    # Scratch arrays of at most 2**16 doubles pack each pair in one uint32; larger ones (e.g. at
+    # (10, 8)) use two int32 columns: the same sums in the same order, bit for bit.
+    from taylorjit._primitives.table import apply
+    from taylorjit._series import staged
+
+    root = apply(name, staged._ARGS[0], 2.5) if name == "pow" else apply(name, staged._ARGS[0])
+    rng = np.random.default_rng(5)
+    coefficients = rng.uniform(-1, 1, staged.basis(3, 6).ncoef)
+    coefficients[0] = 0.6
+    results = []
+    for limit in (1 << 16, 0):
+        monkeypatch.setattr(staged, "_PACKED_SCRATCH", limit)
+        staged.staged_kernel.cache_clear()
+        results.append(staged.staged_kernel(root, 3, 6).apply(coefficients))
+    staged.staged_kernel.cache_clear()
+    np.testing.assert_array_equal(results[0], results[1])

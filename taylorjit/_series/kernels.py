@@ -19,7 +19,7 @@ from .._jit.runtime import array_caller
 from .monomials import PackedTable, SymmetricTable
 
 __all__ = ["product_into", "packed_product_into", "symmetric_product_into", "run_program",
-           "ACCUMULATE_FUNCTION", "ACCUMULATE_PAIR_FUNCTION", "BEGIN", "ACCUMULATE", "TASK_WIDTH"]
+           "ACCUMULATE_FUNCTION", "staged_accumulators", "BEGIN", "ACCUMULATE", "TASK_WIDTH"]
 
 # Row r of every product kernel: its pairs are s0 <= s < s1 (none: %none); the loop's latch
 # block is named in each template ("{row_range:LATCH}").
@@ -91,8 +91,8 @@ exit:
 # Two recurrences that read the same blocks of a (sin and cos: j a[j] times cos and sin
 # blocks) share the table's P column, its row starts and each load of a (staged.py).
 _ACCUMULATE_PAIR_TEMPLATE = """
-define internal void @{name}(ptr %c1, ptr %c2, ptr noalias %a, ptr noalias %b, ptr noalias %P,
-                             ptr noalias %Q1, ptr noalias %Q2, ptr noalias %starts, i64 %n,
+define internal void @{name}(ptr %c1, ptr %c2, ptr noalias %a, ptr noalias %b, {pair_params},
+                             ptr noalias %Q2, ptr noalias %starts, i64 %n,
                              double %w1, double %w2) noinline {
 entry:
   br label %r.loop
@@ -102,18 +102,12 @@ s.loop:
   %s = phi i64 [ %s0, %r.loop ], [ %s.next, %s.loop ]
   %acc1 = phi double [ 0.0, %r.loop ], [ %acc1.next, %s.loop ]
   %acc2 = phi double [ 0.0, %r.loop ], [ %acc2.next, %s.loop ]
-  %p.p = getelementptr i32, ptr %P, i64 %s
-  %p = load i32, ptr %p.p
-  %p.i = sext i32 %p to i64
-  %q1.p = getelementptr i32, ptr %Q1, i64 %s
-  %q1 = load i32, ptr %q1.p
-  %q1.i = sext i32 %q1 to i64
-  %q2.p = getelementptr i32, ptr %Q2, i64 %s
+{pair_indices}  %q2.p = getelementptr i32, ptr %Q2, i64 %s
   %q2 = load i32, ptr %q2.p
   %q2.i = sext i32 %q2 to i64
   %x.p = getelementptr double, ptr %a, i64 %p.i
   %x = load double, ptr %x.p
-  %y1.p = getelementptr double, ptr %b, i64 %q1.i
+  %y1.p = getelementptr double, ptr %b, i64 %q.i
   %y1 = load double, ptr %y1.p
   %y2.p = getelementptr double, ptr %b, i64 %q2.i
   %y2 = load double, ptr %y2.p
@@ -232,7 +226,17 @@ _WIDE = '"prefer-vector-width"="512"'
 
 
 ACCUMULATE_FUNCTION = _accumulate(_TWO_COLUMNS)
-ACCUMULATE_PAIR_FUNCTION = _with_rows(_ACCUMULATE_PAIR_TEMPLATE)
+
+
+def staged_accumulators(packed: bool) -> str:
+    """The sum kernels of staged functions, ``taylorjit.series.accumulate`` and
+    ``accumulate_pair``, over packed pairs (``P << 16 | Q`` in the ``P`` column, for scratch
+    arrays of at most 2**16 doubles: half the table traffic) or two columns."""
+    pairs = _PACKED_PAIRS if packed else _TWO_COLUMNS
+    pair = (_with_rows(_ACCUMULATE_PAIR_TEMPLATE).replace("{pair_params}", pairs[0])
+            .replace("{pair_indices}", pairs[1]))
+    return (_accumulate(pairs).replace("{name}", "taylorjit.series.accumulate")
+            + pair.replace("{name}", "taylorjit.series.accumulate_pair"))
 
 _SCALAR = _accumulate(_TWO_COLUMNS, _WIDE).replace("{name}", "taylorjit.series.accumulate") + """
 define void @{prefix}product(ptr noalias %c, ptr noalias %a, ptr noalias %b, ptr noalias %P,

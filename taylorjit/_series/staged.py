@@ -30,7 +30,7 @@ from .._jit.runtime import array_caller, ensure_runtime
 from .._jit.textir import TextBody, double_literal
 from .._primitives.series import expand
 from .._primitives.table import taylor_program
-from .kernels import ACCUMULATE_FUNCTION, ACCUMULATE_PAIR_FUNCTION
+from .kernels import staged_accumulators
 from .monomials import Basis, basis
 
 __all__ = ["staged_kernel", "StagedKernel", "record", "Recording", "cached_program"]
@@ -411,7 +411,7 @@ class StagedKernel:
         empty = (np.zeros(1, np.int32), np.zeros(1, np.int32), np.zeros(1, np.int64),
                  np.zeros(1, np.int32))
         self._P, self._Q, self._S, self._R = (  # the tables of all its calls, end to end
-            np.concatenate([t[k] for t in tables] + [empty[k]]) for k in range(4))
+            np.concatenate([t[k] for t in tables]) if tables else empty[k] for k in range(4))
         self._caller = array_caller(8, 0)
 
     def run(self, out: np.ndarray, in0: np.ndarray, in1: np.ndarray) -> np.ndarray:
@@ -436,6 +436,9 @@ class StagedKernel:
 
 
 _ARGS = (Var("_gdual_a"), Var("_gdual_b"))
+
+#: The largest scratch array (doubles) whose offsets pack two to a uint32.
+_PACKED_SCRATCH = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -479,17 +482,22 @@ def record(root: Expr, nvars: int, order: int, prefix: str) -> Recording:
             A._loop(bs.block_size(d), lambda i, t=target, v=value: [
                 f"  %z{i[1:]} = getelementptr double, ptr {t}, i64 {i}",
                 f"  store double {v}, ptr %z{i[1:]}"])
+    # Scratch offsets of at most 16 bits: each pair in one uint32 (P << 16 | Q in the P column).
+    packed = A.scratch <= _PACKED_SCRATCH
+    tables = A.tables
+    if packed:
+        tables = [((p.astype(np.uint32) << 16) | q.astype(np.uint32), q, starts, q2)
+                  for p, q, starts, q2 in tables]
     text = "\n".join([
         str(helpers),
         "declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)",
-        ACCUMULATE_FUNCTION.replace("{name}", "taylorjit.series.accumulate"),
-        ACCUMULATE_PAIR_FUNCTION.replace("{name}", "taylorjit.series.accumulate_pair"),
+        staged_accumulators(packed),
         f"define void @{prefix}fn(ptr noalias %out, ptr noalias %in0, ptr noalias %in1, "
         "ptr noalias %scratch, ptr noalias %P, ptr noalias %Q, ptr noalias %S, "
         "ptr noalias %R) {",
         "entry:", *A.lines, "  ret void", "}",
     ])
-    return Recording(text, A.scratch, A.tables)
+    return Recording(text, A.scratch, tables)
 
 
 @lru_cache(maxsize=512)
@@ -511,7 +519,7 @@ def staged_kernel(root: Expr, nvars: int, order: int) -> StagedKernel | None:
         recorded.append(record(root, nvars, order, prefix))
         return recorded[-1].text
 
-    source = repr(("gdual-staged", structural_key([root]), nvars, order))
+    source = repr(("gdual-staged", structural_key([root]), nvars, order, _PACKED_SCRATCH))
     module = jit_context().compile(source, build, speed_level=2, vectorize=True)
     if not recorded:  # loaded from a cache: re-run the recording to know scratch and tables
         build("unused")
