@@ -162,3 +162,27 @@ def test_products_in_many_variables():
     for a, b in [(0, 39), (20, 39), (5, 6)]:
         assert p.get_derivative({f"dx{a}": 1, f"dx{b}": 1}) == 2.0
     assert p.get_derivative({"dx39": 2}) == 2.0 and p.get_derivative({"dx7": 1}) == 2.0
+
+
+def test_tables_larger_than_the_l2_cache_multiply_symmetrically(monkeypatch):
+    # Equal degree masks whose packed table exceeds the L2 cache take the symmetric table (half
+    # the bytes); the result is the same product either way.
+    import taylorjit._series.gduals as gdual_module
+
+    calls = []
+    original = gdual_module.symmetric_product_into
+    monkeypatch.setattr(gdual_module, "symmetric_product_into",
+                        lambda *args: calls.append(1) or original(*args))
+    x, y, z = (tj.gdual(0.1 * k, f"x{k}", 5) for k in (1, 2, 3))
+    p, q = tj.exp(x + y * z), tj.cos(x - 2 * y + z)
+    products = []
+    for cache_bytes in (1 << 40, 16):  # everything fits; nothing fits
+        monkeypatch.setattr(gdual_module, "_l2_cache_bytes", lambda c=cache_bytes: c)
+        gdual_module._product_plan.cache_clear()
+        before = len(calls)
+        products.append((p * q)._c)
+        assert len(calls) - before == (cache_bytes == 16)
+        assert (p * x)._c.shape == p._c.shape  # (masks differ: never symmetric)
+        assert len(calls) - before == (cache_bytes == 16)
+    gdual_module._product_plan.cache_clear()
+    np.testing.assert_allclose(products[1], products[0], rtol=1e-14, atol=1e-15)
