@@ -519,8 +519,14 @@ def symmetric_product_into(out: np.ndarray, a: np.ndarray, b: np.ndarray,
     (``monomials.Basis.symmetric_product_table``); every row of ``out`` is written. Returns
     ``out``."""
     address, caller = _symmetric_kernel()
-    caller(address, out, a, b, table.pairs, table.second, table.starts, table.diagonal,
-           out.shape[0], table.shift)
+    arrays = (out, a, b, table.pairs, table.second, table.starts, table.diagonal)
+    if caller is not None:
+        caller(address, *arrays, out.shape[0], table.shift)
+    else:  # pragma: no cover - only where numpy's array layout could not be verified
+        import ctypes
+
+        fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * 7), *([ctypes.c_int64] * 2))
+        fn(address)(*(x.ctypes.data for x in arrays), out.shape[0], table.shift)
     return out
 
 
