@@ -486,8 +486,8 @@ def record(root: Expr, nvars: int, order: int, prefix: str) -> Recording:
     packed = A.scratch <= _PACKED_SCRATCH
     tables = A.tables
     if packed:
-        tables = [((p.astype(np.uint32) << 16) | q.astype(np.uint32), q, starts, q2)
-                  for p, q, starts, q2 in tables]
+        tables = [((p.astype(np.uint32) << 16) | q.astype(np.uint32), q[:0], starts, q2)
+                  for p, q, starts, q2 in tables]  # (the Q column goes unread)
     text = "\n".join([
         str(helpers),
         "declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)",
