@@ -29,15 +29,20 @@ def test_every_primitive_has_a_case():
     assert set(CASES) == set(PRIMITIVES)
 
 
+def _python_and_staged(make, monkeypatch):
+    """``make()`` through the block-by-block Python recurrences, then through staged kernels."""
+    results = []
+    for threshold in (10**9, 0):
+        monkeypatch.setattr(gdual_module, "_STAGED_MIN_COEFFICIENTS", threshold)
+        # (a fresh kernel cache for each threshold: cached kernels remember the path they took)
+        monkeypatch.setattr(gdual_module, "_KERNELS", {})
+        results.append(make())
+    return results
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_staged_kernel_equals_python_recurrences(name, monkeypatch):
-    # (a fresh kernel cache for each threshold: cached kernels remember the path they took)
-    monkeypatch.setattr(gdual_module, "_STAGED_MIN_COEFFICIENTS", 10**9)
-    monkeypatch.setattr(gdual_module, "_KERNELS", {})
-    reference = CASES[name]()
-    monkeypatch.setattr(gdual_module, "_STAGED_MIN_COEFFICIENTS", 0)
-    monkeypatch.setattr(gdual_module, "_KERNELS", {})
-    staged = CASES[name]()
+    reference, staged = _python_and_staged(CASES[name], monkeypatch)
     # The same rules in the same order; only the product's reduction may be reassociated.
     np.testing.assert_allclose(staged._c, reference._c, rtol=1e-14, atol=1e-14)
     extra = tj.sin(a) * tj.pow(a, 3) - tj.atan2(0.5, a)  # (numbers mixed in)
@@ -55,12 +60,7 @@ def test_staged_kernel_equals_python_recurrences_at_order_7(name, monkeypatch):
             "pow": lambda: b**2.5, "log": lambda: tj.log(b), "sin": lambda: tj.sin(b),
             "tan": lambda: tj.tan(b), "exp": lambda: tj.exp(b), "div": lambda: b / y7,
             "square": lambda: tj.square(b), "acosh": lambda: tj.acosh(b + 1), "erf": lambda: tj.erf(b)}
-    monkeypatch.setattr(gdual_module, "_STAGED_MIN_COEFFICIENTS", 10**9)
-    monkeypatch.setattr(gdual_module, "_KERNELS", {})
-    reference = make[name]()
-    monkeypatch.setattr(gdual_module, "_STAGED_MIN_COEFFICIENTS", 0)
-    monkeypatch.setattr(gdual_module, "_KERNELS", {})
-    staged = make[name]()
+    reference, staged = _python_and_staged(make[name], monkeypatch)
     np.testing.assert_allclose(staged._c, reference._c, rtol=1e-13, atol=1e-13)
 
 
