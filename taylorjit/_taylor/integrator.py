@@ -636,7 +636,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
                 return taylor_outcome.step_limit, min_h, max_h, nsteps, out
             outcome, _ = self._run(target, direction, max_delta_t, 1, Flags.GRID, g, out, next_point)
             next_point = self._ivm[IV.GRID_I]
-            if self._iv[IV.NSTEPS]:
+            if self._ivm[IV.NSTEPS]:
                 nsteps += self._ivm[IV.NSTEPS]
                 min_h = min(min_h, self._dvm[DV.MIN_H])
                 max_h = max(max_h, self._dvm[DV.MAX_H])
