@@ -9,6 +9,7 @@ per step only for a user callback.
 
 from __future__ import annotations
 
+import copy
 import enum
 import math
 from collections.abc import Callable, Sequence
@@ -180,23 +181,50 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         self._tc = layout.buffer(self._order)
         self._d_output = np.full(self._dim, np.nan)
         self._empty = np.zeros(1)
-        self._module = self._compile()
+        self._iv[[IV.DIM, IV.ORDER, IV.NEV, IV.COMPENSATED]] = [self._dim, self._order, nev,
+                                                               self._high_accuracy]
+        self._dv[[DV.RHOFAC, DV.INV_P, DV.INV_PM1]] = [control.rhofac, 1.0 / self._order,
+                                                       1.0 / (self._order - 1)]
+        self._link()
         if fresh_layout:  # after the compilation: a failed one leaves no layout behind
             store_layout(self._source, layout)
+        # What the state, time and parameters were when native code last returned: event signs
+        # carried over from the last step are valid only if nothing changed them since.
+        self._seen = (self._state.copy(), self._dv[:2].copy(), self._pars.copy())
+
+    # --- copies and pickles --------------------------------------------------------------------
+    #: Attributes tied to this process or to this object's arrays: rebuilt, never copied.
+    _REBUILT = ("_module", "_driver", "_propagate_address", "_jet_address", "_call", "_dvm", "_ivm",
+                "_ev", "_dec", "_vcontext")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The integrator's data (state, time, parameters, events, configuration), without its
+        compiled code and views: ``copy.deepcopy`` and ``pickle`` give an independent integrator
+        whose code comes back from the caches (events' callbacks must be picklable to pickle)."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._REBUILT}
+
+    def __setstate__(self, data: dict[str, Any]) -> None:
+        self.__dict__.update(data)
+        self._dec = None
+        self._dvm, self._ivm = memoryview(self._dv), memoryview(self._iv)
+        self._ev = self._dv[DV.SIZE:].reshape(EV.COUNT, len(self._events))
+        self._link()
+
+    def __copy__(self) -> taylor_adaptive:
+        """A full copy, as heyoka's: a shallow one would share the state with this one."""
+        return copy.deepcopy(self)
+
+    def _link(self) -> None:
+        """Compile (or fetch) the code and write its addresses into the control block."""
+        self._module = self._compile()
         # The loop is shared by all integrators; it finds this one's code and sizes in the
         # control blocks.
         self._driver, self._propagate_address = native_driver()
         prefix = self._module.prefix
-        self._iv[[IV.DIM, IV.ORDER, IV.NEV, IV.COMPENSATED, IV.JET, IV.EXCLUSION]] = [
-            self._dim, self._order, nev, self._high_accuracy, self._module.address(prefix + _JET),
-            self._module.address(prefix + "exclusion") if nev else 0]
-        self._dv[[DV.RHOFAC, DV.INV_P, DV.INV_PM1]] = [control.rhofac, 1.0 / self._order,
-                                                       1.0 / (self._order - 1)]
+        self._iv[IV.JET] = self._module.address(prefix + _JET)
+        self._iv[IV.EXCLUSION] = self._module.address(prefix + "exclusion") if len(self._events) else 0
         self._jet_address = self._module.address(prefix + "jet")
         self._call = array_caller(8, 0)
-        # What the state, time and parameters were when native code last returned: event signs
-        # carried over from the last step are valid only if nothing changed them since.
-        self._seen = (self._state.copy(), self._dv[:2].copy(), self._pars.copy())
 
     # --- compilation -------------------------------------------------------------------------
     def _compile(self) -> CompiledModule:
