@@ -73,18 +73,27 @@ _unary(
 
 
 def _tan_like(sign: int):
-    """tan and tanh: y' = a' (1 + sign y**2), aux u = y**2 read below order k."""
+    """tan and tanh: y' = a' (1 + sign y**2), aux u = y**2 read below order k.
+
+    ``k y[k] = k a[k] + sign sum_{j=1..k} j a[j] u[k-j]``, with the term j = k apart:
+    ``y[k] = a[k] (1 + sign u[0]) + sign (1/k) sum_{j=1..k-1} j a[j] u[k-j]``. Where tanh
+    saturates (u[0] = 1 exactly) the first term is exactly 0; summed whole, a[k] - (k a[k] u[0] +
+    ...) / k left rounding noise the size of a[k] (the 5th derivative of acos(0.875 tanh((2 +
+    cos x)^4)) at 0.75 came out 4.8e-10, the 10th 8.8, both truly about 1e-38).
+    """
 
     def rule(A, k, y, s, aux):
-        tail = chain_rule(A, k, s[0], aux[0])
-        return A.add(s[0][k], tail) if sign > 0 else A.sub(s[0][k], tail)
+        a, u = s[0], aux[0]
+        head = A.mul(a[k], A.add(1.0, u[0]) if sign > 0 else A.sub(1.0, u[0]))
+        rest = A.div(dconv(A, k, a, u, 1, k - 1), k)
+        return A.add(head, rest) if sign > 0 else A.sub(head, rest)
 
     return fixed_form(rule, lambda args, node: (call("square", node),))
 
 
 _unary(
     "tan", np.tan, lambda a, node: 1 + call("square", node), _tan_like(+1), "libm:tan", {0: 0},
-    "y = tan(a), u = y**2: y[k] = a[k] + (1/k) sum_{j=1..k} j a[j] u[k-j]",
+    "y = tan(a), u = y**2: y[k] = a[k] (1 + u[0]) + (1/k) sum_{j=1..k-1} j a[j] u[k-j]",
 )
 
 # --- inverse trigonometric -------------------------------------------------------------------
@@ -148,7 +157,7 @@ _unary(
 _unary(
     "tanh", np.tanh, lambda a, node: 1 - call("square", node), _tan_like(-1), "libm:tanh",
     {0: 0},
-    "y = tanh(a), u = y**2: y[k] = a[k] - (1/k) sum_{j=1..k} j a[j] u[k-j]",
+    "y = tanh(a), u = y**2: y[k] = a[k] (1 - u[0]) - (1/k) sum_{j=1..k-1} j a[j] u[k-j]",
 )
 _unary(
     "asinh", np.arcsinh, lambda a, node: 1 / call("sqrt", _one_plus_square(a)),
