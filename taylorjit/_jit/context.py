@@ -9,6 +9,7 @@ lives as long as the module object (callers keep a reference for as long as they
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import threading
@@ -21,6 +22,7 @@ import llvmlite
 import llvmlite.binding as llvm
 
 from . import cache as disk_cache
+from . import elfload
 
 __all__ = ["JitContext", "CompiledModule", "jit_context"]
 
@@ -32,7 +34,8 @@ class CompiledModule:
     """Machine code for one IR module.
 
     A module compiled now owns its execution engine (freed with the last reference); one loaded
-    from disk lives in the context's shared loader engine, for the life of the process.
+    from disk lives for the life of the process (mapped by :mod:`.elfload`, or added to the
+    context's shared LLVM loader engine where that loader does not apply).
 
     Attributes
     ----------
@@ -40,23 +43,36 @@ class CompiledModule:
         The cache key (sha256 hex digest).
     prefix
         The prefix of the module's exported symbols (unique per key: modules loaded into one
-        engine never clash).
+        process never clash).
     from_cache
         ``"memory"``, ``"disk"`` or ``None`` (compiled now).
     """
 
-    def __init__(self, engine: llvm.ExecutionEngine, key: str, from_cache: str | None) -> None:
-        self._engine = engine
+    def __init__(self, code: _Code, key: str, from_cache: str | None) -> None:
+        self._code = code
         self.key = key
         self.prefix = symbol_prefix(key)
         self.from_cache = from_cache
 
     def address(self, name: str) -> int:
         """Address of the exported function ``name`` (its full symbol name)."""
+        return self._code.address(name)
+
+
+class _EngineCode:
+    """The symbols of an LLVM execution engine (what :class:`CompiledModule` looks up)."""
+
+    def __init__(self, engine: llvm.ExecutionEngine) -> None:
+        self._engine = engine
+
+    def address(self, name: str) -> int:
         addr = self._engine.get_function_address(name)
         if not addr:
             raise KeyError(f"no compiled function named {name!r}")
         return addr
+
+
+_Code = _EngineCode | elfload.LoadedObject
 
 
 def symbol_prefix(key: str) -> str:
@@ -68,15 +84,39 @@ class JitContext:
     """LLVM target, pipeline and caches for this process (use :func:`jit_context`)."""
 
     def __init__(self) -> None:
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
+        #: Load cached objects with :mod:`.elfload` where it applies, else through LLVM
+        #: (``TAYLORJIT_NATIVE_LOADER=0`` turns it off).
+        self.native_loader = elfload.host_supported() and os.environ.get(
+            "TAYLORJIT_NATIVE_LOADER", "1").strip().lower() not in ("0", "false", "no", "off")
         self.triple, self.cpu, self.features = _host_description()
-        self._target = llvm.Target.from_triple(self.triple)
         self.simd_width = _simd_width(self.features)
         self._lock = threading.RLock()
         self._memory: OrderedDict[str, CompiledModule] = OrderedDict()
         self._loader: llvm.ExecutionEngine | None = None
+        self._symbols: dict[str, int] = {}
+        self._llvm_ready = False
         self.stats = {"compiled": 0, "memory_hits": 0, "disk_hits": 0}
+
+    @cached_property
+    def _target(self) -> llvm.Target:
+        """LLVM's target, initialised on first use.
+
+        NOTE: a process that only loads cached objects never initialises LLVM (0.3 ms of a new
+        process's first construction); the symbols registered until then are handed over now."""
+        with self._lock:
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            for name, address in self._symbols.items():
+                llvm.add_symbol(name, address)
+            self._llvm_ready = True
+            return llvm.Target.from_triple(self.triple)
+
+    def add_symbol(self, name: str, address: int) -> None:
+        """Make ``name`` resolve to ``address`` in every module compiled or loaded later."""
+        with self._lock:
+            self._symbols[name] = address
+            if self._llvm_ready:  # LLVM initialised: tell it now
+                llvm.add_symbol(name, address)
 
     @cached_property
     def target_machine(self) -> llvm.TargetMachine:
@@ -128,7 +168,7 @@ class JitContext:
             if hit is not None:
                 self._memory.move_to_end(key)
                 self.stats["memory_hits"] += 1
-                return CompiledModule(hit._engine, key, "memory")
+                return CompiledModule(hit._code, key, "memory")
             payload = disk_cache.load(key)
             if payload is not None:
                 module = self._load_object(payload, key)
@@ -149,9 +189,10 @@ class JitContext:
 
     def _compile_ir(self, ir_text: str, key: str, speed_level: int,
                     vectorize: bool = False, schedule: bool = True) -> CompiledModule:
+        data_layout = self.data_layout  # (first: initialises LLVM)
         mod = llvm.parse_assembly(ir_text)
         mod.triple = self.triple
-        mod.data_layout = self.data_layout
+        mod.data_layout = data_layout
         mod.verify()
         if speed_level > 0:  # 0: no IR passes, straight to the code generator
             pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
@@ -181,9 +222,28 @@ class JitContext:
                 llvm.set_option("", "-enable-misched=true")
         if objects:
             disk_cache.store(key, objects[0])
-        return CompiledModule(engine, key, None)
+        return CompiledModule(_EngineCode(engine), key, None)
 
     def _load_object(self, payload: bytes, key: str) -> CompiledModule:
+        if self.native_loader:
+            try:
+                code = elfload.load_object(payload, self._resolve)
+            except elfload.UnsupportedObject:
+                pass  # (LLVM loads what this loader does not understand)
+            else:
+                return CompiledModule(code, key, "disk")
+        return CompiledModule(_EngineCode(self._llvm_loader(payload)), key, "disk")
+
+    def _resolve(self, name: str) -> int | None:
+        """Where a cached object's undefined symbol ``name`` is: registered (the runtime
+        library, CPython's API), else in the process (libm, libc), else None."""
+        address = self._symbols.get(name)
+        if address is None:
+            address = _process_symbol(name)
+        return address
+
+    def _llvm_loader(self, payload: bytes) -> llvm.ExecutionEngine:
+        """The shared LLVM engine, with ``payload`` added."""
         # NOTE: one shared engine for every object loaded from disk: a new engine costs about
         # 0.5 ms (a target machine), adding an object about 40 us. MCJIT wants a module to
         # create an engine, and would compile it at the first finalize (a codegen pipeline for
@@ -199,7 +259,21 @@ class JitContext:
             self._loader.remove_module(empty)
         self._loader.add_object_file(llvm.ObjectFileRef.from_data(payload))
         self._loader.finalize_object()
-        return CompiledModule(self._loader, key, "disk")
+        return self._loader
+
+
+def _process_symbol(name: str) -> int | None:
+    """The address of ``name`` among the symbols the process has loaded (dlsym), or None."""
+    return _dlsym()(ctypes.pythonapi._handle, name.encode()) or None
+
+
+@cache
+def _dlsym() -> Callable[[int, bytes], int | None]:
+    # (through ``ctypes.pythonapi``, which exists already: a new ``CDLL(None)`` costs 50 us)
+    dlsym = ctypes.pythonapi.dlsym
+    dlsym.restype = ctypes.c_void_p
+    dlsym.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    return dlsym
 
 
 def _simd_width(features: str) -> int:

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable
 from functools import cache
 
-import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 
@@ -59,8 +58,9 @@ def ensure_runtime(width: int) -> None:
         names = [runtime_symbol(p.name, width) for p in _runtime_primitives()]
         module = jit_context().compile(repr(("runtime", width, names)),
                                        lambda prefix: _runtime_ir(width, prefix), speed_level=3)
+        context = jit_context()
         for name in names:
-            llvm.add_symbol(name, module.address(name))
+            context.add_symbol(name, module.address(name))
         _loaded[width] = module  # kept for the life of the process: kernels call into it
 
 
@@ -152,11 +152,11 @@ def _caller_ir(prefix: str, offset: int, shapes: tuple[tuple[int, int], ...]) ->
 @cache
 def _python_api_symbols() -> None:
     """Tell LLVM where this process's CPython functions (and ``None``) are."""
-    api = ctypes.pythonapi
+    api, context = ctypes.pythonapi, jit_context()
     for name in _PYTHON_API:
-        llvm.add_symbol(name, ctypes.cast(getattr(api, name), ctypes.c_void_p).value)
-    llvm.add_symbol("_Py_NoneStruct", id(None))
-    llvm.add_symbol("PyExc_TypeError", ctypes.addressof(ctypes.c_void_p.in_dll(api, "PyExc_TypeError")))
+        context.add_symbol(name, ctypes.cast(getattr(api, name), ctypes.c_void_p).value)
+    context.add_symbol("_Py_NoneStruct", id(None))
+    context.add_symbol("PyExc_TypeError", ctypes.addressof(ctypes.c_void_p.in_dll(api, "PyExc_TypeError")))
 
 
 @cache  # kept for the life of the process: the callers call into it
