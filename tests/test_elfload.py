@@ -152,7 +152,7 @@ def _relocations(data: bytes) -> list[tuple[int, int, int]]:
     """``(file offset of the entry, its target section's size, count)`` per relocation table
     whose target is loaded."""
     sections = elfload._sections(data)
-    layout, _ = elfload._layout(sections, elfload._section_names(data, sections))
+    layout, _ = elfload._layout(data, sections)
     return [(s[4], sections[s[7]][5], s[5] // 24) for s in sections if s[1] == 4 and s[7] in layout]
 
 

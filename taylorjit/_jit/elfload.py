@@ -99,8 +99,7 @@ def load_object(data: bytes, resolve: Callable[[str], int | None]) -> LoadedObje
     of the object is then left executable.
     """
     sections = _sections(data)
-    names = _section_names(data, sections)
-    layout, size = _layout(sections, names)
+    layout, size = _layout(data, sections)
     tables = [s for s in sections if s[1] == _SHT_SYMTAB]
     if len(tables) != 1:
         raise UnsupportedObject(f"{len(tables)} symbol tables")
@@ -207,23 +206,27 @@ def _sections(data: bytes) -> list[tuple[int, ...]]:
     return sections
 
 
-def _section_names(data: bytes, sections: list[tuple[int, ...]]) -> list[str]:
-    index = _HEADER.unpack_from(data)[13]
-    strings = _contents(data, sections[index]) if index < len(sections) else b""
-    return [_string(strings, s[0]) for s in sections]
+def _section_name(data: bytes, sections: list[tuple[int, ...]], index: int) -> str:
+    names = _HEADER.unpack_from(data)[13]
+    strings = _contents(data, sections[names]) if names < len(sections) else b""
+    return _string(strings, sections[index][0])
 
 
-def _layout(sections: list[tuple[int, ...]], names: list[str]) -> tuple[dict[int, int], int]:
+def _layout(data: bytes, sections: list[tuple[int, ...]]) -> tuple[dict[int, int], int]:
     """Offsets of the loaded sections in the image, and the image's size (whole pages)."""
     layout: dict[int, int] = {}
     offset = 0
     for i, (_, kind, flags, _addr, _off, size, _link, _info, align, _entsize) in enumerate(sections):
         if kind in _SHT_REFUSED:
-            raise UnsupportedObject(f"a section of type {_SHT_REFUSED[kind]} ({names[i]})")
-        if not flags & _SHF_ALLOC or kind == _SHT_X86_64_UNWIND or names[i] == ".eh_frame":
+            raise UnsupportedObject(f"a section of type {_SHT_REFUSED[kind]} "
+                                    f"({_section_name(data, sections, i)})")
+        if not flags & _SHF_ALLOC or kind == _SHT_X86_64_UNWIND:
+            continue
+        name = _section_name(data, sections, i)
+        if name == ".eh_frame":  # (PROGBITS where LLVM does not mark it as unwind tables)
             continue
         if flags & (_SHF_WRITE | _SHF_TLS) or kind not in (_SHT_PROGBITS, _SHT_NOBITS):
-            raise UnsupportedObject(f"section {names[i]!r} (type {kind}, flags {flags:#x})")
+            raise UnsupportedObject(f"section {name!r} (type {kind}, flags {flags:#x})")
         align = max(1, align)
         offset = -(-offset // align) * align
         layout[i] = offset

@@ -20,10 +20,10 @@ from llvmlite import ir
 
 from .._expr import PRIMITIVES
 from . import irhelpers as h
-from .context import CompiledModule, jit_context
+from .context import CompiledModule, jit_context, process_symbol
 from .lower import in_runtime, lower_call, runtime_symbol
 
-__all__ = ["ensure_runtime", "array_caller", "KERNEL_ARGS"]
+__all__ = ["ensure_runtime", "array_caller", "compile_with_callers", "KERNEL_ARGS"]
 
 _lock = threading.Lock()
 _loaded: dict[int, CompiledModule] = {}
@@ -69,16 +69,17 @@ KERNEL_ARGS = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_
                ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)
 
 
+@cache
 def _data_pointer_offset() -> int | None:
     """Byte offset of the data pointer inside a numpy array object, or None if not found.
 
     numpy's ``PyArrayObject`` starts with the Python object header, then ``char *data``; the
     offset is found and checked on live arrays rather than assumed.
     """
-    probes = [np.zeros(3), np.ones((2, 2)), np.empty(1)]
-    for offset in range(8, 72, 8):
-        if all(ctypes.c_void_p.from_address(id(a) + offset).value == a.ctypes.data
-               for a in probes):
+    arrays = (np.zeros(3), np.ones((2, 2)), np.empty(1))  # (alive while probed)
+    probes = [(id(a), a.__array_interface__["data"][0]) for a in arrays]
+    for offset in (16, *range(8, 72, 8)):  # (16 in every CPython and numpy so far)
+        if all(ctypes.c_void_p.from_address(obj + offset).value == data for obj, data in probes):
             return offset
     return None
 
@@ -152,11 +153,13 @@ def _caller_ir(prefix: str, offset: int, shapes: tuple[tuple[int, int], ...]) ->
 @cache
 def _python_api_symbols() -> None:
     """Tell LLVM where this process's CPython functions (and ``None``) are."""
-    api, context = ctypes.pythonapi, jit_context()
-    for name in _PYTHON_API:
-        context.add_symbol(name, ctypes.cast(getattr(api, name), ctypes.c_void_p).value)
+    context = jit_context()
+    for name in (*_PYTHON_API, "PyExc_TypeError"):  # (dlsym: a ctypes function object costs 5 us)
+        address = process_symbol(name)
+        if address is None:
+            raise RuntimeError(f"CPython's {name} is not among this process's symbols")
+        context.add_symbol(name, address)
     context.add_symbol("_Py_NoneStruct", id(None))
-    context.add_symbol("PyExc_TypeError", ctypes.addressof(ctypes.c_void_p.in_dll(api, "PyExc_TypeError")))
 
 
 @cache  # kept for the life of the process: the callers call into it
@@ -186,6 +189,28 @@ def _builtin_function(name: str, address: int) -> Callable[..., None]:
     new.restype = ctypes.py_object
     new.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object]
     return new(ctypes.addressof(definition), None, None)
+
+
+Shape = tuple[int, int]  # (arrays, ints) of a caller
+
+
+def compile_with_callers(source: str, build_ir: Callable[[str], str], shapes: tuple[Shape, ...],
+                         speed_level: int) -> tuple[CompiledModule, dict[Shape, Callable[..., None]]]:
+    """Compile ``build_ir``'s module together with callers (see :func:`array_caller`) for
+    ``shapes``: one object to load instead of two, for a module always called through them
+    (the integrators' driver). Returns the module and its callers by shape (empty where the
+    array layout could not be verified)."""
+    offset = _data_pointer_offset()
+    if offset is None:
+        return jit_context().compile(source, build_ir, speed_level=speed_level), {}
+    _python_api_symbols()
+    module = jit_context().compile(
+        repr((source, "callers", offset, shapes)),
+        lambda prefix: build_ir(prefix) + "\n" + _caller_ir(prefix, offset, shapes),
+        speed_level=speed_level)
+    names = {shape: _caller_name(*shape) for shape in shapes}
+    return module, {shape: _builtin_function(name, module.address(module.prefix + name))
+                    for shape, name in names.items()}
 
 
 @cache

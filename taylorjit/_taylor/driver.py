@@ -20,13 +20,15 @@ the final time or ``max_delta_t``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
 from llvmlite import ir
 
 from .._jit import irhelpers as h
-from .._jit.context import CompiledModule, jit_context
+from .._jit.context import CompiledModule
+from .._jit.runtime import compile_with_callers
 from .._jit.textir import double_literal
 
 __all__ = ["DV", "IV", "EV", "Flags", "Code", "StepControl", "kernel_text", "native_driver"]
@@ -920,15 +922,17 @@ _DRIVER_SPEED = 3
 
 
 @cache
-def native_driver() -> tuple[CompiledModule, int]:
-    """The shared driver (compiled, or loaded from the disk cache, once per process) and the
-    address of its ``propagate``.
+def native_driver() -> tuple[CompiledModule, int, Callable[..., None] | None]:
+    """The shared driver (compiled, or loaded from the disk cache, once per process), the
+    address of its ``propagate``, and the caller of ``propagate``'s shape (8 arrays,
+    :func:`~taylorjit._jit.runtime.array_caller`).
 
     NOTE: the loop, the step size and the state update read the dimension and the order at run
     time, so one compilation serves every integrator: when each had its own, they cost 9-15 ms
     of every cold construction (a fifth of the pendulum's and Lorenz's), for the same per-step
-    speed.
+    speed. The caller is compiled into the driver's module: a new process loads one object
+    fewer (0.1 ms of its first construction).
     """
-    module = jit_context().compile(repr(("taylor-driver", _HORNER_LANES, _HORNER_VECTORS)), driver_ir,
-                                   speed_level=_DRIVER_SPEED)
-    return module, module.address(module.prefix + "propagate")
+    module, callers = compile_with_callers(repr(("taylor-driver", _HORNER_LANES, _HORNER_VECTORS)),
+                                           driver_ir, ((8, 0),), speed_level=_DRIVER_SPEED)
+    return module, module.address(module.prefix + "propagate"), callers.get((8, 0))

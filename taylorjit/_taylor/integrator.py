@@ -219,12 +219,11 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         self._module = self._compile()
         # The loop is shared by all integrators; it finds this one's code and sizes in the
         # control blocks.
-        self._driver, self._propagate_address = native_driver()
+        self._driver, self._propagate_address, self._call = native_driver()
         prefix = self._module.prefix
         self._iv[IV.JET] = self._module.address(prefix + _JET)
         self._iv[IV.EXCLUSION] = self._module.address(prefix + "exclusion") if len(self._events) else 0
         self._jet_address = self._module.address(prefix + "jet")
-        self._call = array_caller(8, 0)
 
     # --- compilation -------------------------------------------------------------------------
     def _compile(self) -> CompiledModule:
