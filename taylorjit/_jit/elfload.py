@@ -206,23 +206,19 @@ def _sections(data: bytes) -> list[tuple[int, ...]]:
     return sections
 
 
-def _section_name(data: bytes, sections: list[tuple[int, ...]], index: int) -> str:
-    names = _HEADER.unpack_from(data)[13]
-    strings = _contents(data, sections[names]) if names < len(sections) else b""
-    return _string(strings, sections[index][0])
-
-
 def _layout(data: bytes, sections: list[tuple[int, ...]]) -> tuple[dict[int, int], int]:
     """Offsets of the loaded sections in the image, and the image's size (whole pages)."""
+    names = _HEADER.unpack_from(data)[13]
+    strings = _contents(data, sections[names]) if names < len(sections) else b""
     layout: dict[int, int] = {}
     offset = 0
-    for i, (_, kind, flags, _addr, _off, size, _link, _info, align, _entsize) in enumerate(sections):
+    for i, (name_at, kind, flags, _addr, _off, size, _link, _info, align, _entsize) in enumerate(sections):
         if kind in _SHT_REFUSED:
             raise UnsupportedObject(f"a section of type {_SHT_REFUSED[kind]} "
-                                    f"({_section_name(data, sections, i)})")
+                                    f"({_string(strings, name_at)})")
         if not flags & _SHF_ALLOC or kind == _SHT_X86_64_UNWIND:
             continue
-        name = _section_name(data, sections, i)
+        name = _string(strings, name_at)
         if name == ".eh_frame":  # (PROGBITS where LLVM does not mark it as unwind tables)
             continue
         if flags & (_SHF_WRITE | _SHF_TLS) or kind not in (_SHT_PROGBITS, _SHT_NOBITS):
