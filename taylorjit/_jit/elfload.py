@@ -123,7 +123,8 @@ def load_object(data: bytes, resolve: Callable[[str], int | None]) -> LoadedObje
                     target = sections[section[7]]
                     _relocate(image, _contents(data, section, _RELA.size), target[5],
                               layout[section[7]], base, addresses)
-            os.pwrite(arena.fd, image, start)
+            if os.pwrite(arena.fd, image, start) != size:
+                raise OSError("short write")
         except OSError as exc:
             raise UnsupportedObject(f"could not write the code: {exc}") from exc
         except UnsupportedObject:

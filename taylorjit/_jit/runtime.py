@@ -4,7 +4,7 @@ Vector exp/log/sin/cos, the libm lane loops (tan, erf, ...), general ``pow`` and
 solver are each 50-300 instructions. Compiling them into every kernel tripled the compile time of
 trigonometric expressions, so, like heyoka with SLEEF, kernels call them as external functions
 ``taylorjit.rt.<name>.w<W>``: this module compiles one library per width (through the JIT
-context, so it is disk-cached like any kernel: about a millisecond to load in a new process)
+context, so it is disk-cached like any kernel: about 0.3 ms to load in a new process)
 and registers its symbols with LLVM, which then resolves them in every kernel it links.
 """
 
