@@ -28,15 +28,6 @@ x, y, v = tj.make_vars("x", "y", "v")
 POINTS = np.array([[0.7, -1.3, 2.9, 0.05, 11.0], [1.3, 0.2, -0.8, 3.5, -2.0]])
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("TAYLORJIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("TAYLORJIT_CACHE", raising=False)
-    jit_context().clear_memory_cache()
-    yield tmp_path
-    jit_context().clear_memory_cache()
-
-
 def _reloaded(build, native: bool, monkeypatch):
     """``build()`` again with the memory cache emptied: from disk, by the loader chosen."""
     jit_context().clear_memory_cache()

@@ -36,15 +36,6 @@ def run_in_fresh_process(cache_dir: Path, **env: str) -> tuple[str, str]:
     return origin, values
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("TAYLORJIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("TAYLORJIT_CACHE", raising=False)
-    jit_context().clear_memory_cache()
-    yield tmp_path
-    jit_context().clear_memory_cache()
-
-
 def test_second_process_loads_from_disk(tmp_path):
     first = run_in_fresh_process(tmp_path)
     second = run_in_fresh_process(tmp_path)
