@@ -5,7 +5,8 @@ solver are each 50-300 instructions. Compiling them into every kernel tripled th
 trigonometric expressions, so, like heyoka with SLEEF, kernels call them as external functions
 ``taylorjit.rt.<name>.w<W>``: this module compiles one library per width (through the JIT
 context, so it is disk-cached like any kernel: about 0.3 ms to load in a new process)
-and registers its symbols with LLVM, which then resolves them in every kernel it links.
+and registers its symbols with the JIT context, which resolves them in every kernel it links
+or loads.
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def _caller_ir(prefix: str, offset: int, shapes: tuple[tuple[int, int], ...]) ->
 
 @cache
 def _python_api_symbols() -> None:
-    """Tell LLVM where this process's CPython functions (and ``None``) are."""
+    """Register where this process's CPython functions (and ``None``) are, for the callers'
+    modules (compiled by LLVM, or loaded by the ELF loader)."""
     context = jit_context()
     for name in (*_PYTHON_API, "PyExc_TypeError"):  # (dlsym: a ctypes function object costs 5 us)
         address = process_symbol(name)
