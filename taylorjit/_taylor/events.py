@@ -238,7 +238,7 @@ class EventSet:
     @property
     def cooling(self) -> bool:
         """Whether some terminal event is in its cooldown."""
-        return any(c is not None for c in self.cooldowns)
+        return self.cooldowns.count(None) != len(self.cooldowns)  # (no generator: per step)
 
     def reset_cooldowns(self) -> None:
         """Clear all cooldowns."""

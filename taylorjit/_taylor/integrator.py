@@ -24,7 +24,7 @@ from . import compact
 from .coutput import continuous_output, horner
 from .decompose import Decomposition, decompose, validated_system
 from .driver import DV, EV, IV, Code, Flags, StepControl, kernel_text, native_driver
-from .events import Detection, EventSet, check_events, nt_event, t_event
+from .events import EventSet, check_events, nt_event, t_event
 from .jet import unrolled_jet
 from .layout import JetLayout, cached_layout, store_layout
 from .variational import VariationalMixin, prepare_variational
@@ -75,6 +75,10 @@ class taylor_outcome(enum.IntEnum):  # noqa: N801 - heyoka's name
         member._value_ = value
         return member
 
+
+#: heyoka's message when an event callback changed the time
+_TIME_CHANGED_MESSAGE = ("The invocation of one or more event callbacks resulted in the alteration "
+                         "of the time coordinate of the integrator - this is not supported")
 
 _OUTCOMES = {Code.SUCCESS: taylor_outcome.success, Code.STEP_LIMIT: taylor_outcome.step_limit,
              Code.TIME_LIMIT: taylor_outcome.time_limit, Code.NF_STATE: taylor_outcome.err_nf_state}
@@ -426,7 +430,8 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
                 if code == Code.EVENT_TAKEN:  # the native loop found and stepped over them
                     if cooling:
                         events.step_taken(self.last_h)
-                    self._run_event_callbacks(self._native_non_terminal(), self._step_start())
+                    hits, t_start = self._native_non_terminal()
+                    self._run_event_callbacks(hits, None, t_start)
                     if flags & Flags.ONE_STEP:
                         code = Code.SUCCESS if iv[IV.PENDING_FREE] else Code.TIME_LIMIT
                         return _OUTCOMES[code], buffers
@@ -442,22 +447,25 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
             if has_events:
                 self._seen = (self._state.copy(), self._dv[:2].copy(), self._pars.copy())
 
-    def _native_non_terminal(self) -> Detection:
-        """The non-terminal events the native test located in the step just taken."""
-        ev, nte, stride = self._ev, len(self._events.t_events), self._order + 1
-        h = self.last_h
+    def _native_non_terminal(self) -> tuple[list[tuple[float, int, int]], float]:
+        """The non-terminal events the native test located in the step just taken, as
+        ``(relative time, index, d_sgn)`` in time order (as in
+        :class:`~taylorjit._taylor.events.Detection`), and the step's start time."""
+        # (Python per event that fires: scalars through memoryviews and .item(), not numpy)
+        dv, events, stride = self._dvm, self._events, self._order + 1
+        nev, nte = len(events), len(events.t_events)
+        status, roots = DV.SIZE + EV.STATUS * nev, DV.SIZE + EV.ROOT * nev
+        h = dv[DV.LAST_H]
         hits = []
-        for row in [r for r, st in enumerate(ev[EV.STATUS].tolist()) if st == 1.0]:
-            c1 = float(self._tc[(self._dim + row) * stride + 1])
-            hits.append((float(ev[EV.ROOT, row]), row - nte, (c1 > 0) - (c1 < 0)))
-        hits.sort(key=lambda hit: abs(hit[0]))
+        for row in [r for r, st in enumerate(dv[status:status + nev].tolist()) if st == 1.0]:
+            c1 = self._tc.item((self._dim + row) * stride + 1)
+            hits.append((dv[roots + row], row - nte, (c1 > 0) - (c1 < 0)))
+        if len(hits) > 1:
+            hits.sort(key=lambda hit: abs(hit[0]))
+        t_hi, t_lo = dv[DV.T_HI], dv[DV.T_LO]
         for t_rel, i, _ in hits:
-            self._events.remember(i, (self._dv[DV.T_HI] + self._dv[DV.T_LO]) - h + t_rel, h)
-        return Detection(h, None, hits, ev[EV.SIGN].copy())
-
-    def _step_start(self) -> float:
-        """The start time of the step just taken."""
-        return self._dvm[DV.T_HI] + (self._dvm[DV.T_LO] - self.last_h)
+            events.remember(i, (t_hi + t_lo) - h + t_rel, h)
+        return hits, t_hi + (t_lo - h)
 
     def _check_unchanged(self) -> None:
         """Forget the event signs of the last step if the state, time or parameters changed."""
@@ -497,35 +505,35 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         if code == Code.NF_STATE:
             return taylor_outcome.err_nf_state
         events.step_taken(found.h)
-        terminal = self._run_event_callbacks(found, t_hi + t_lo)
+        terminal = self._run_event_callbacks(found.non_terminal, found.terminal, t_hi + t_lo)
         if terminal is not None and (terminal < 0 or flags & Flags.ONE_STEP):
             return terminal
         return _OUTCOMES[code] if flags & Flags.ONE_STEP else None
 
-    def _run_event_callbacks(self, found: Detection, t_start: float) -> taylor_outcome | None:
-        """Non-terminal callbacks in time order, then the terminal one; the terminal event's
-        outcome (``i`` to go on, ``-(i + 1)`` to stop), None without one."""
-        time_before = self.dtime
+    def _run_event_callbacks(self, non_terminal: list[tuple[float, int, int]],
+                             terminal: tuple[int, int] | None, t_start: float) -> taylor_outcome | None:
+        """Non-terminal callbacks in time order, then the terminal one (as in
+        :class:`~taylorjit._taylor.events.Detection`); the terminal event's outcome (``i`` to go
+        on, ``-(i + 1)`` to stop), None without one."""
+        dv = self._dvm
+        time_before = (dv[DV.T_HI], dv[DV.T_LO])
         state_after_step = self._state.tobytes()
-        for t_rel, i, d_sgn in found.non_terminal:
-            self._events.nt_events[i].callback(self, t_start + t_rel, d_sgn)
-            self._check_time(time_before)
+        nt_events = self._events.nt_events
+        for t_rel, i, d_sgn in non_terminal:
+            nt_events[i].callback(self, t_start + t_rel, d_sgn)
+            if (dv[DV.T_HI], dv[DV.T_LO]) != time_before:
+                raise ValueError(_TIME_CHANGED_MESSAGE)
         outcome = None
-        if found.terminal is not None:
-            i, d_sgn = found.terminal
+        if terminal is not None:
+            i, d_sgn = terminal
             callback = self._events.t_events[i].callback
             go_on = bool(callback(self, d_sgn)) if callback is not None else False
-            self._check_time(time_before)
+            if (dv[DV.T_HI], dv[DV.T_LO]) != time_before:
+                raise ValueError(_TIME_CHANGED_MESSAGE)
             outcome = taylor_outcome(i if go_on else -(i + 1))
         if state_after_step != self._state.tobytes():
             self._forget_event_signs()
         return outcome
-
-    def _check_time(self, before: tuple[float, float]) -> None:
-        if self.dtime != before:
-            raise ValueError("The invocation of one or more event callbacks resulted in the "
-                             "alteration of the time coordinate of the integrator - this is not "
-                             "supported")
 
     def step(self, max_delta_t: float = math.inf, write_tc: bool = False) -> tuple[taylor_outcome, float]:
         """Take one step forward (backward if ``max_delta_t < 0``), at most ``|max_delta_t|`` long.
