@@ -399,6 +399,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         iv[IV.GRID_I] = grid_start
         events = self._events
         has_events = len(events) > 0
+        may_cool = bool(events.t_events)  # (only terminal events have cooldowns)
         if has_events:
             self._check_unchanged()
         record = 3 + self._dim * (self._order + 1)
@@ -409,7 +410,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         try:
             while True:
                 # While a terminal event cools down, every step comes back here to count it.
-                cooling = has_events and events.cooling
+                cooling = may_cool and events.cooling
                 iv[IV.FLAGS] = flags | (Flags.ONE_STEP if cooling else 0)
                 steps_before = iv[IV.NSTEPS]
                 self._call(self._propagate_address, self._state, self._tc, self._pars, self._dv,
@@ -453,7 +454,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         :class:`~taylorjit._taylor.events.Detection`), and the step's start time."""
         # (Python per event that fires: scalars through memoryviews and .item(), not numpy)
         dv, events, stride = self._dvm, self._events, self._order + 1
-        nev, nte = len(events), len(events.t_events)
+        nev, nte = self._ev.shape[1], len(events.t_events)
         status, roots = DV.SIZE + EV.STATUS * nev, DV.SIZE + EV.ROOT * nev
         h = dv[DV.LAST_H]
         hits = []
