@@ -18,6 +18,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from integrator_helpers import EPS, G, pendulum
 
 import taylorjit as tj
@@ -874,3 +876,54 @@ def test_chained_and_pairwise_sums_give_the_same_jet(monkeypatch):
     assert not np.array_equal(chained, pairwise)  # two codes were compiled
     row_scale = np.abs(pairwise).max(axis=1, keepdims=True)
     assert (np.abs(chained - pairwise) <= 1e-13 * row_scale).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# ta.step() without events keeps the call's fields between steps (integrator._one_step)
+# ---------------------------------------------------------------------------------------------
+_STEPS = st.tuples(st.just("step"), st.sampled_from([math.inf, 0.05, 1e-3, -0.3, -math.inf, 0.0]))
+_CALLS = st.one_of(
+    _STEPS, _STEPS, _STEPS,  # (steps after steps, with other limits, are what the memo meets)
+    st.tuples(st.just("step_backward"), st.sampled_from([math.inf, 0.02])),
+    st.tuples(st.just("until"), st.floats(-3.0, 3.0)),
+    st.tuples(st.just("for"), st.floats(-1.0, 1.0)),
+    st.tuples(st.just("grid"), st.floats(0.01, 1.0)),
+    st.tuples(st.just("c_output"), st.floats(0.01, 1.0)),
+    st.tuples(st.just("time"), st.floats(-2.0, 2.0)),
+)
+
+
+def _apply(ta: tj.taylor_adaptive, call: tuple[str, float]) -> tuple:
+    kind, value = call
+    if kind == "step":
+        return ta.step(value)
+    if kind == "step_backward":
+        return ta.step_backward(value)
+    if kind == "until":
+        return ta.propagate_until(value, max_delta_t=0.4)[:4]
+    if kind == "for":
+        return ta.propagate_for(value)[:4]
+    if kind == "grid":
+        out = ta.propagate_grid([ta.time, ta.time + value / 2, ta.time + value])
+        return out[:4] + (out[4].tobytes(),)
+    if kind == "c_output":
+        out = ta.propagate_for(value, c_output=True)
+        return out[:4] + (out[4](ta.time - value / 3).tobytes(),)
+    ta.time = value
+    return ()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_CALLS, min_size=1, max_size=12))
+def test_steps_without_events_equal_steps_through_the_event_path(calls):
+    # A never-firing non-terminal event sends every call through `_run` and changes nothing in
+    # the trajectory: both integrators must agree bit for bit, whatever the calls in between.
+    x, v = tj.make_vars("x", "v")
+    sys_ = [(x, v), (v, -9.8 * tj.sin(x))]
+    plain = tj.taylor_adaptive(sys_, [1.3, 0.0])
+    evented = tj.taylor_adaptive(sys_, [1.3, 0.0], nt_events=[tj.nt_event(v - 100.0, lambda *a: None)])
+    for call in calls:
+        assert _apply(plain, call) == _apply(evented, call), call
+        assert plain.state.tobytes() == evented.state.tobytes()
+        assert plain.dtime == evented.dtime
+        assert plain.tc.tobytes() == evented.tc.tobytes()

@@ -181,6 +181,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         # Scalar views of the control blocks for the per-call Python code: a memoryview item
         # costs 20 ns to read or write, a numpy one 35-90 ns (and a numpy scalar to convert).
         self._dvm, self._ivm = memoryview(self._dv), memoryview(self._iv)
+        self._plain_step: tuple[float, float] | None = None  # (see `_one_step`)
         self.time = time
         self._tc = layout.buffer(self._order)
         self._d_output = np.full(self._dim, np.nan)
@@ -391,6 +392,7 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         """Enter the native loop; enter it again while the continuous-output buffer fills up,
         and around each step that may hold an event."""
         dv, iv = self._dvm, self._ivm
+        self._plain_step = None  # (the fields `_one_step` keeps are rewritten here)
         dv[DV.TF_HI], dv[DV.TF_LO] = t_final
         dv[DV.MAX_DT], dv[DV.DIR] = max_delta_t, direction
         dv[DV.MIN_H], dv[DV.MAX_H] = math.inf, 0.0
@@ -561,10 +563,25 @@ class taylor_adaptive(VariationalMixin):  # noqa: N801 - heyoka's name
         return self._one_step(-1.0, abs(m))
 
     def _one_step(self, direction: float, max_delta_t: float) -> tuple[taylor_outcome, float]:
-        tf = (math.inf * direction, 0.0)
-        outcome, _ = self._run(tf, direction, max_delta_t, 0, Flags.ONE_STEP)
-        h = self._dvm[DV.LAST_H] if self._ivm[IV.NSTEPS] else 0.0
-        return outcome, h
+        dv, iv = self._dvm, self._ivm
+        if self._ev.shape[1]:  # events: Python may have to isolate roots and run callbacks
+            outcome, _ = self._run((math.inf * direction, 0.0), direction, max_delta_t, 0, Flags.ONE_STEP)
+            return outcome, (dv[DV.LAST_H] if iv[IV.NSTEPS] else 0.0)
+        # NOTE: without events a step is one native call, and consecutive steps with the same
+        # direction and limit leave the call's fields as they were (the loop rewrites only
+        # RESUME, C_COUNT and GRID_I, which a plain step does not read): only the counters are
+        # reset. Any other call (`_run`) forgets the memo. 1.29 -> 0.8 us per `ta.step()`.
+        if self._plain_step != (direction, max_delta_t):
+            dv[DV.TF_HI], dv[DV.TF_LO] = math.inf * direction, 0.0
+            dv[DV.MAX_DT], dv[DV.DIR] = max_delta_t, direction
+            iv[IV.MAX_STEPS], iv[IV.RESUME], iv[IV.GRID_N], iv[IV.GRID_I] = 0, 0, 0, 1
+            iv[IV.C_CAP], iv[IV.C_COUNT], iv[IV.FLAGS] = 0, 0, Flags.ONE_STEP
+            self._plain_step = (direction, max_delta_t)
+        dv[DV.MIN_H], dv[DV.MAX_H] = math.inf, 0.0
+        iv[IV.NSTEPS] = 0
+        self._call(self._propagate_address, self._state, self._tc, self._pars, self._dv, self._iv,
+                   self._empty, self._empty, self._empty)
+        return _OUTCOMES[iv[IV.OUTCOME]], (dv[DV.LAST_H] if iv[IV.NSTEPS] else 0.0)
 
     def propagate_until(self, t: float, *, max_delta_t: float = math.inf, max_steps: int = 0,
                         c_output: bool = False, callback: Callable[[Any], Any] | None = None
