@@ -879,13 +879,15 @@ def test_chained_and_pairwise_sums_give_the_same_jet(monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------
-# ta.step() without events keeps the call's fields between steps (integrator._one_step)
+# Without events, ta.step() keeps the call's fields between steps and a propagation is one
+# native call (integrator._one_step, _propagate)
 # ---------------------------------------------------------------------------------------------
 _STEPS = st.tuples(st.just("step"), st.sampled_from([math.inf, 0.05, 1e-3, -0.3, -math.inf, 0.0]))
 _CALLS = st.one_of(
     _STEPS, _STEPS, _STEPS,  # (steps after steps, with other limits, are what the memo meets)
     st.tuples(st.just("step_backward"), st.sampled_from([math.inf, 0.02])),
     st.tuples(st.just("until"), st.floats(-3.0, 3.0)),
+    st.tuples(st.just("until_steps"), st.floats(-3.0, 3.0)),
     st.tuples(st.just("for"), st.floats(-1.0, 1.0)),
     st.tuples(st.just("grid"), st.floats(0.01, 1.0)),
     st.tuples(st.just("c_output"), st.floats(0.01, 1.0)),
@@ -901,6 +903,8 @@ def _apply(ta: tj.taylor_adaptive, call: tuple[str, float]) -> tuple:
         return ta.step_backward(value)
     if kind == "until":
         return ta.propagate_until(value, max_delta_t=0.4)[:4]
+    if kind == "until_steps":
+        return ta.propagate_until(value, max_steps=2)[:4]
     if kind == "for":
         return ta.propagate_for(value)[:4]
     if kind == "grid":
